@@ -1,0 +1,17 @@
+// looplet: native-accelerated event-loop toolkit for Node.js.
+export {
+  Poller,
+  EVENT_READ,
+  EVENT_WRITE,
+  EDGE_TRIGGERED,
+  ONESHOT,
+  type Backend,
+  type Capabilities,
+  type FileLike,
+  type PollerOptions,
+  type ReadyList,
+  type SelectorKey,
+  type WatchCallback,
+} from './poller';
+export * as sys from './sys';
+export type { CodedError, SystemError } from './errors';

@@ -1,0 +1,114 @@
+// select(2) backend: the portable fallback. Only fds below FD_SETSIZE can be
+// registered (-ERANGE otherwise). One-shot is emulated by clearing the fd
+// from the interest sets after a report; edge-triggered is not available.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/time.h>
+
+#include "poller_internal.h"
+
+namespace {
+
+struct select_state {
+  fd_set want_read;
+  fd_set want_write;
+  int maxfd;  // highest registered fd, -1 when none
+};
+
+void set_interest(select_state *st, int fd, unsigned armed) {
+  if (armed & LP_EVENT_READ) FD_SET(fd, &st->want_read);
+  else FD_CLR(fd, &st->want_read);
+  if (armed & LP_EVENT_WRITE) FD_SET(fd, &st->want_write);
+  else FD_CLR(fd, &st->want_write);
+}
+
+int select_init(lp_poller_t *p) {
+  select_state *st = (select_state *)calloc(1, sizeof *st);
+  if (st == nullptr) return -ENOMEM;
+  FD_ZERO(&st->want_read);
+  FD_ZERO(&st->want_write);
+  st->maxfd = -1;
+  p->impl = st;
+  return 0;
+}
+
+void select_destroy(lp_poller_t *p) { free(p->impl); }
+
+int select_add(lp_poller_t *p, int fd, lp__entry *e) {
+  if (fd >= FD_SETSIZE) return -ERANGE;
+  select_state *st = (select_state *)p->impl;
+  set_interest(st, fd, e->armed);
+  if (fd > st->maxfd) st->maxfd = fd;
+  return 0;
+}
+
+int select_mod(lp_poller_t *p, int fd, lp__entry *e, unsigned, unsigned) {
+  set_interest((select_state *)p->impl, fd, e->armed);
+  return 0;
+}
+
+void select_del(lp_poller_t *p, int fd, lp__entry *) {
+  select_state *st = (select_state *)p->impl;
+  set_interest(st, fd, 0);
+  if (fd == st->maxfd) {
+    int m = fd - 1;
+    while (m >= 0 && lp__lookup(p, m) == nullptr) m--;
+    st->maxfd = m;
+  }
+}
+
+// select fails with EBADF when a registered fd was closed. Report each such
+// fd as ready for its whole interest (as poll does with POLLNVAL) so that the
+// caller learns which one to remove.
+int report_closed(lp_poller_t *p, lp_event_t *out, int max) {
+  select_state *st = (select_state *)p->impl;
+  int n = 0;
+  for (int fd = 0; fd <= st->maxfd && n < max; fd++) {
+    lp__entry *e = lp__lookup(p, fd);
+    if (e == nullptr || e->armed == 0) continue;
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    n = lp__report(p, out, n, fd, e, LP_EVENT_MASK);
+    if (e->armed == 0) set_interest(st, fd, 0);
+  }
+  return n > 0 ? n : -EBADF;
+}
+
+int select_wait_once(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms) {
+  select_state *st = (select_state *)p->impl;
+  fd_set rd, wr;
+  int nfds = st->maxfd + 1;
+  // Copy only the words select will look at.
+  size_t bytes = ((size_t)nfds + 8 * sizeof(long) - 1) / (8 * sizeof(long)) * sizeof(long);
+  if (bytes > sizeof(fd_set)) bytes = sizeof(fd_set);
+  memcpy(&rd, &st->want_read, bytes);
+  memcpy(&wr, &st->want_write, bytes);
+  struct timeval tv, *tvp = nullptr;
+  if (timeout_ms >= 0) {
+    tv.tv_sec = timeout_ms / 1000;
+    tv.tv_usec = (timeout_ms % 1000) * 1000;
+    tvp = &tv;
+  }
+  int got = select(nfds, &rd, &wr, nullptr, tvp);
+  if (got < 0) return errno == EBADF ? report_closed(p, out, max) : -errno;
+  int n = 0;
+  for (int fd = 0; fd < nfds && got > 0 && n < max; fd++) {
+    unsigned ready = 0;
+    if (FD_ISSET(fd, &rd)) ready |= LP_EVENT_READ, got--;
+    if (FD_ISSET(fd, &wr)) ready |= LP_EVENT_WRITE, got--;
+    if (ready == 0) continue;
+    lp__entry *e = &p->table[fd];
+    n = lp__report(p, out, n, fd, e, ready);
+    if (e->armed == 0) set_interest(st, fd, 0);
+  }
+  return n;
+}
+
+}  // namespace
+
+const lp__backend lp__backend_select = {
+    LP_BACKEND_SELECT, "select", LP_CAP_ONESHOT,
+    select_init, select_destroy, select_add, select_mod, select_del, select_wait_once,
+};
