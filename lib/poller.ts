@@ -3,6 +3,7 @@
 // live here; the native side only knows fds and event masks.
 import { binding, type NativePollerHandle } from './binding';
 import { codedError, invalidArgType, outOfRange, systemError } from './errors';
+import { setNativeAccessor } from './internal';
 
 export const EVENT_READ = 1;
 export const EVENT_WRITE = 2;
@@ -189,6 +190,7 @@ export class Poller<T = unknown> {
     });
     this.#buffer = new Int32Array(2 * MIN_BUFFER_PAIRS);
     this.#native.setBuffer(this.#buffer);
+    setNativeAccessor(this, () => this.#native);
   }
 
   /** True once close() was called. */
