@@ -28,6 +28,7 @@ export interface NativeSys {
   accept(fd: number): number;
   localPort(fd: number): number;
   dup2(oldFd: number, newFd: number): number;
+  close(fd: number): number;
 }
 
 export interface NativeBinding {

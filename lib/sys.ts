@@ -1,7 +1,7 @@
 // Plain-fd helpers that Node.js core lacks, for use with the Poller: a
 // non-blocking socketpair and non-blocking TCP sockets. Read and write the
 // fds with fs.readSync / fs.writeSync (EAGAIN surfaces as an error with
-// code 'EAGAIN'), close them with fs.closeSync.
+// code 'EAGAIN') and close them with close() below.
 import { binding } from './binding';
 import { invalidArgType, outOfRange, systemError } from './errors';
 import { fileobjToFd } from './poller';
@@ -54,4 +54,12 @@ export function localPort(fd: number): number {
 /** dup2(oldFd, newFd): makes newFd refer to oldFd's file; returns newFd. */
 export function dup2(oldFd: number, newFd: number): number {
   return check(binding().sys.dup2(fileobjToFd(oldFd, 'oldFd'), fileobjToFd(newFd, 'newFd')), 'dup2');
+}
+
+/**
+ * Closes an fd. Use it for fds made by this module: in a worker thread,
+ * fs.closeSync warns about fds that fs did not open.
+ */
+export function close(fd: number): void {
+  check(binding().sys.close(fileobjToFd(fd, 'fd')), 'close');
 }
