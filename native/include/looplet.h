@@ -112,8 +112,10 @@ LP_EXTERN int lp_poller_interest(const lp_poller_t *p, lp_event_t *out, int max)
  * Waits up to timeout_ms for readiness and stores at most max events in out.
  * Returns the number stored (0 on timeout). Interrupted waits (EINTR) resume
  * with the remaining time, rounded up to whole milliseconds. Each fd appears
- * at most once per call. A closed fd still registered is reported ready for
- * its whole interest, so that the caller notices and removes it.
+ * at most once per call. With poll and select, a closed fd that is still
+ * registered is reported ready for its whole interest, so that the caller
+ * notices and removes it; epoll and kqueue drop closed files by themselves
+ * and report nothing for them.
  */
 LP_EXTERN int lp_poller_wait(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms);
 

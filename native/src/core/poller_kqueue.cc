@@ -105,7 +105,10 @@ void kqueue_del(lp_poller_t *p, int fd, lp__entry *e) {
 
 int kqueue_wait_once(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms) {
   kqueue_state *st = (kqueue_state *)p->impl;
-  int want = max * 2;  // up to two filters per fd
+  // At most `max` kevents: then at most `max` fds, so no report is ever
+  // dropped for lack of room (a dropped EV_DISPATCH or EV_CLEAR report would
+  // be lost for good). Two filters of one fd merge into one event.
+  int want = max;
   if (st->capacity < want) {
     int cap = st->capacity ? st->capacity : 64;
     while (cap < want) cap *= 2;
@@ -131,7 +134,6 @@ int kqueue_wait_once(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms) {
     if (e == nullptr || e->gen != (uint32_t)(uintptr_t)kev->udata) continue;
     unsigned ready = kev->filter == EVFILT_READ ? LP_EVENT_READ : LP_EVENT_WRITE;
     if (kev->flags & EV_EOF) ready = LP_EVENT_MASK;
-    if (e->seen != p->wait_seq && n == max) continue;  // the rest come next wait
     n = lp__report(p, out, n, fd, e, ready);
   }
   return (n == 0 && got > 0) ? -EAGAIN : n;

@@ -15,6 +15,7 @@ struct poll_state {
   struct pollfd *fds;
   int len;
   int capacity;
+  int resume;  // index where the next scan starts (see poll_wait_once)
 };
 
 int real_fd(const struct pollfd *pfd) { return pfd->fd < 0 ? ~pfd->fd : pfd->fd; }
@@ -69,14 +70,25 @@ void poll_del(lp_poller_t *p, int, lp__entry *e) {
   }
 }
 
+// The scan starts where the previous wait ran out of room in `out` and wraps
+// around, so ready fds left unreported come first next time and a
+// level-triggered fd is never starved by those in front of it (epoll's ready
+// list rotates the same way).
 int poll_wait_once(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms) {
   poll_state *st = (poll_state *)p->impl;
   int got = poll(st->fds, (nfds_t)st->len, timeout_ms);
   if (got < 0) return -errno;
+  int start = st->resume < st->len ? st->resume : 0;
+  st->resume = 0;
   int n = 0;
-  for (int i = 0; i < st->len && got > 0 && n < max; i++) {
+  for (int k = 0; k < st->len && got > 0; k++) {
+    int i = start + k < st->len ? start + k : start + k - st->len;
     struct pollfd *pfd = &st->fds[i];
     if (pfd->revents == 0) continue;
+    if (n == max) {
+      st->resume = i;
+      break;
+    }
     got--;
     unsigned ready = 0;
     // POLLNVAL: closed while registered; report it so the caller removes it.

@@ -15,7 +15,8 @@ namespace {
 struct select_state {
   fd_set want_read;
   fd_set want_write;
-  int maxfd;  // highest registered fd, -1 when none
+  int maxfd;   // highest registered fd, -1 when none
+  int resume;  // fd where the next scan starts (see select_wait_once)
 };
 
 void set_interest(select_state *st, int fd, unsigned armed) {
@@ -76,6 +77,9 @@ int report_closed(lp_poller_t *p, lp_event_t *out, int max) {
   return n > 0 ? n : -EBADF;
 }
 
+// The scan starts where the previous wait ran out of room in `out` and wraps
+// around, so ready fds left unreported come first next time and a
+// level-triggered fd is never starved by lower ones.
 int select_wait_once(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms) {
   select_state *st = (select_state *)p->impl;
   fd_set rd, wr;
@@ -93,12 +97,20 @@ int select_wait_once(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms) {
   }
   int got = select(nfds, &rd, &wr, nullptr, tvp);
   if (got < 0) return errno == EBADF ? report_closed(p, out, max) : -errno;
+  int start = st->resume < nfds ? st->resume : 0;
+  st->resume = 0;
   int n = 0;
-  for (int fd = 0; fd < nfds && got > 0 && n < max; fd++) {
+  for (int k = 0; k < nfds && got > 0; k++) {
+    int fd = start + k < nfds ? start + k : start + k - nfds;
     unsigned ready = 0;
-    if (FD_ISSET(fd, &rd)) ready |= LP_EVENT_READ, got--;
-    if (FD_ISSET(fd, &wr)) ready |= LP_EVENT_WRITE, got--;
+    if (FD_ISSET(fd, &rd)) ready |= LP_EVENT_READ;
+    if (FD_ISSET(fd, &wr)) ready |= LP_EVENT_WRITE;
     if (ready == 0) continue;
+    if (n == max) {
+      st->resume = fd;
+      break;
+    }
+    got -= (ready & LP_EVENT_READ ? 1 : 0) + (ready & LP_EVENT_WRITE ? 1 : 0);
     lp__entry *e = &p->table[fd];
     n = lp__report(p, out, n, fd, e, ready);
     if (e->armed == 0) set_interest(st, fd, 0);

@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// Builds the native core with CMake (native/CMakeLists.txt) and runs its C
+// tests with ctest:
+//   1. build-c/       Release build, ctest (C tests, export list, install smoke test)
+//   2. build-c-asan/  -DLOOPLET_SANITIZE=ON (ASan + UBSan), ctest
+//                     when LOOPLET_SANITIZE=1 or CI is set
+//   3. valgrind       the Release test programs under valgrind --leak-check=full
+//                     when CI is set and valgrind is on PATH
+// Prints a summary and exits non-zero if any step failed. No dependencies.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const source = path.join(root, 'native');
+const jobs = String(Math.max(2, Math.min(8, os.availableParallelism?.() ?? os.cpus().length)));
+const isSet = (v) => v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
+const ci = isSet(process.env.CI);
+const sanitize = ci || process.env.LOOPLET_SANITIZE === '1';
+const sanitizerEnv = {
+  ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1',
+  UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
+};
+
+const started = performance.now();
+const results = [];
+
+function record(name, status, ms, note = '') {
+  results.push({ name, status, ms, note });
+}
+
+function onPath(cmd) {
+  const r = spawnSync(cmd, ['--version'], { stdio: 'ignore' });
+  return !r.error;
+}
+
+// Runs one command with inherited output; records it as a step.
+function step(name, cmd, args, { cwd = root, env = {} } = {}) {
+  console.log(`\n== ${name}\n$ ${[cmd, ...args].join(' ')}`);
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { cwd, stdio: 'inherit', env: { ...process.env, ...env } });
+  const ms = performance.now() - t0;
+  const ok = r.status === 0;
+  const note = r.error ? r.error.message : ok ? '' : `exit ${r.status ?? r.signal}`;
+  record(name, ok ? 'PASS' : 'FAIL', ms, note);
+  return ok;
+}
+
+// A build tree configured for another source directory (a moved checkout)
+// cannot be reconfigured; start it afresh.
+function dropForeignCache(buildDir) {
+  const cache = path.join(buildDir, 'CMakeCache.txt');
+  if (!existsSync(cache)) return;
+  const m = /^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$/m.exec(readFileSync(cache, 'utf8'));
+  if (m && path.resolve(m[1]) !== source) {
+    console.log(`(removing ${path.relative(root, buildDir)}/: configured for ${m[1]})`);
+    rmSync(buildDir, { recursive: true, force: true });
+  }
+}
+
+function buildAndTest(label, dir, cmakeArgs, env = {}) {
+  const buildDir = path.join(root, dir);
+  dropForeignCache(buildDir);
+  return (
+    step(`${label}: configure`, 'cmake', ['-S', source, '-B', buildDir, ...cmakeArgs]) &&
+    step(`${label}: build`, 'cmake', ['--build', buildDir, '--parallel', jobs]) &&
+    step(`${label}: ctest`, 'ctest', ['--output-on-failure', '--parallel', jobs], {
+      cwd: buildDir,
+      env,
+    })
+  );
+}
+
+// The C test programs of a build tree, as ctest would run them.
+function unitTestCommands(buildDir) {
+  const r = spawnSync('ctest', ['--show-only=json-v1'], { cwd: buildDir, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ctest --show-only failed: ${r.stderr}`);
+  const tests = JSON.parse(r.stdout).tests ?? [];
+  return tests
+    .filter((t) =>
+      (t.properties ?? []).some((p) => p.name === 'LABELS' && [].concat(p.value).includes('unit')),
+    )
+    .map((t) => ({ name: t.name, command: t.command }));
+}
+
+function valgrindRun(buildDir) {
+  let tests;
+  try {
+    tests = unitTestCommands(buildDir);
+  } catch (err) {
+    record('valgrind: list tests', 'FAIL', 0, err.message);
+    return;
+  }
+  if (tests.length === 0) {
+    record('valgrind: list tests', 'FAIL', 0, 'no tests labelled "unit"');
+    return;
+  }
+  for (const t of tests) {
+    const name = `valgrind: ${t.name}`;
+    const args = ['-q', '--error-exitcode=1', '--leak-check=full', ...t.command];
+    console.log(`\n== ${name}\n$ valgrind ${args.join(' ')}`);
+    const t0 = performance.now();
+    const r = spawnSync('valgrind', args, {
+      cwd: buildDir,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const ms = performance.now() - t0;
+    const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+    const summary = /^# \d+ passed.*$/m.exec(output)?.[0] ?? '';
+    const ok = r.status === 0 || r.status === 77;
+    if (ok) console.log(summary || '(passed)');
+    else console.log(output.slice(-20000) || String(r.error));
+    record(name, ok ? 'PASS' : 'FAIL', ms, ok ? summary.replace(/^# /, '') : `exit ${r.status}`);
+  }
+}
+
+function main() {
+  if (!onPath('cmake') || !onPath('ctest')) {
+    record('cmake', 'FAIL', 0, 'cmake/ctest not found on PATH (cmake >= 3.16 is needed)');
+    return;
+  }
+  const common = ['-DLOOPLET_WARNINGS_AS_ERRORS=ON'];
+
+  const releaseOk = buildAndTest('release', 'build-c', ['-DCMAKE_BUILD_TYPE=Release', ...common]);
+
+  if (sanitize) {
+    buildAndTest(
+      'asan+ubsan',
+      'build-c-asan',
+      ['-DCMAKE_BUILD_TYPE=Debug', '-DLOOPLET_SANITIZE=ON', ...common],
+      sanitizerEnv,
+    );
+  } else {
+    record('asan+ubsan', 'SKIP', 0, 'set LOOPLET_SANITIZE=1 or CI to run');
+  }
+
+  if (!ci) {
+    record('valgrind', 'SKIP', 0, 'runs when CI is set');
+  } else if (!onPath('valgrind')) {
+    console.log('\n== valgrind\nvalgrind not found on PATH: skipped');
+    record('valgrind', 'SKIP', 0, 'valgrind not on PATH');
+  } else if (!releaseOk) {
+    record('valgrind', 'SKIP', 0, 'the release build or its tests failed');
+  } else {
+    valgrindRun(path.join(root, 'build-c'));
+  }
+}
+
+main();
+
+const total = (performance.now() - started) / 1000;
+const failed = results.filter((r) => r.status === 'FAIL');
+const width = Math.max(...results.map((r) => r.name.length));
+console.log('\n== test-c summary');
+for (const r of results) {
+  const time = r.status === 'SKIP' ? '' : `${(r.ms / 1000).toFixed(1)} s`;
+  console.log(`  ${r.status}  ${r.name.padEnd(width)}  ${time.padStart(7)}  ${r.note}`.trimEnd());
+}
+console.log(
+  failed.length
+    ? `test-c: FAILED (${failed.map((r) => r.name).join(', ')}) in ${total.toFixed(1)} s`
+    : `test-c: all passed in ${total.toFixed(1)} s`,
+);
+process.exitCode = failed.length ? 1 : 0;
