@@ -225,7 +225,7 @@ export class Poller<T = unknown> {
 
   modify(fileobj: FileLike, events: number, data?: T): SelectorKey<T> {
     const native = this.#open();
-    const fd = fileobjToFd(fileobj);
+    const fd = this.#lookup(fileobj);
     checkEvents(events);
     const old = this.#known(fd);
     this.#checkFlags(events);
@@ -243,7 +243,7 @@ export class Poller<T = unknown> {
   /** Removes a registration; succeeds even if the fd was closed or its number reused since. */
   unregister(fileobj: FileLike): SelectorKey<T> {
     const native = this.#open();
-    const fd = fileobjToFd(fileobj);
+    const fd = this.#lookup(fileobj);
     const key = this.#known(fd);
     native.del(fd);
     this.#keys.delete(fd);
@@ -275,7 +275,7 @@ export class Poller<T = unknown> {
   /** The key of a registered fd; throws ERR_LOOPLET_NOT_REGISTERED otherwise. */
   getKey(fileobj: FileLike): SelectorKey<T> {
     this.#open();
-    return this.#known(fileobjToFd(fileobj));
+    return this.#known(this.#lookup(fileobj));
   }
 
   /** A read-only map fd -> key, live. */
@@ -364,6 +364,20 @@ export class Poller<T = unknown> {
   #open(): NativePollerHandle {
     if (this.#native === null) throw codedError(Error, 'ERR_LOOPLET_POLLER_CLOSED', 'The poller is closed');
     return this.#native;
+  }
+
+  // The fd of a fileobj. A registered object whose fd is no longer valid
+  // (a closed FileHandle's fd, a closed socket's fileno(), both -1) is found
+  // by identity, as selectors' _fileobj_lookup does.
+  #lookup(fileobj: FileLike): number {
+    try {
+      return fileobjToFd(fileobj);
+    } catch (err) {
+      if (typeof fileobj === 'object' && fileobj !== null) {
+        for (const key of this.#keys.values()) if (key.fileobj === fileobj) return key.fd;
+      }
+      throw err;
+    }
   }
 
   #known(fd: number): SelectorKey<T> {

@@ -221,14 +221,29 @@ Napi::Value NativePoller::BenchWait(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// Calls the JS onReady through MakeCallback (so nextTicks and microtasks run
+// after it). Uses the raw N-API call: node-addon-api's wrapper turns any
+// failure into a fatal error, and while a worker is being torn down a
+// pending uv callback can still fire when JS can no longer run. Then the
+// delivery is dropped; a real exception from the callback becomes an
+// uncaught exception, as for any other event-loop callback.
 void NativePoller::Deliver() {
-  Napi::Env env(env_);
-  Napi::HandleScope scope(env);
-  on_ready_.MakeCallback(Value(), {}, *async_context_);
-  if (env.IsExceptionPending()) {
-    Napi::Error err = env.GetAndClearPendingException();
-    napi_fatal_exception(env_, err.Value());
+  if (!watching_) return;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env_, &scope) != napi_ok) return;
+  napi_value recv, fn, result;
+  napi_status status = napi_get_reference_value(env_, on_ready_.operator napi_ref(), &fn);
+  if (status == napi_ok) status = napi_get_reference_value(env_, Napi::ObjectWrap<NativePoller>::operator napi_ref(), &recv);
+  if (status == napi_ok && fn != nullptr && recv != nullptr)
+    status = napi_make_callback(env_, *async_context_, recv, fn, 0, nullptr, &result);
+  if (status != napi_ok) {
+    bool pending = false;
+    napi_value error;
+    if (napi_is_exception_pending(env_, &pending) == napi_ok && pending &&
+        napi_get_and_clear_last_exception(env_, &error) == napi_ok && status == napi_pending_exception)
+      napi_fatal_exception(env_, error);
   }
+  napi_close_handle_scope(env_, scope);
 }
 
 void NativePoller::Snapshot() {
