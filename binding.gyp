@@ -9,6 +9,7 @@
         "native/src/core/poller_poll.cc",
         "native/src/core/poller_select.cc",
         "native/src/addon/addon.cc",
+        "native/src/addon/bench.cc",
         "native/src/addon/poller_wrap.cc",
         "native/src/addon/sys.cc"
       ],

@@ -31,12 +31,24 @@ export interface NativeSys {
   close(fd: number): number;
 }
 
+/** Native floors for `looplet bench poller` (native/src/addon/bench.cc). */
+export interface NativeBench {
+  /** The bare syscall with a zero timeout on a private set of fds (EVENT_READ each). */
+  rawWait(backendId: number, fds: Int32Array, blocks: number, callsPerBlock: number): { ns: Float64Array; ready: number };
+  /** lp_poller_add/_mod/_del on every fd; 3 means (ns per op) per sample. */
+  churn(backendId: number, fds: Int32Array, samples: number, roundsPerSample: number): Float64Array;
+  /** RLIMIT_NOFILE [soft, hard] after raising soft to hard; -1 means unlimited. */
+  nofileLimit(): [number, number] | number;
+}
+
 export interface NativeBinding {
   NativePoller: new (backendId: number) => NativePollerHandle;
   /** Backend name -> id, for the backends this build and platform have. */
   backends: Record<string, number>;
   defaultBackend: string;
   sys: NativeSys;
+  /** Absent in builds that predate the benchmark helpers. */
+  bench?: NativeBench;
   version: number;
 }
 

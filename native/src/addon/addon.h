@@ -13,5 +13,7 @@ class LoopletAddon : public Napi::Addon<LoopletAddon> {
 
 Napi::Function InitPollerClass(Napi::Env env, LoopletAddon *addon);
 Napi::Object InitSys(Napi::Env env);
+// Native floors for `looplet bench poller` (bench.cc).
+Napi::Object InitBench(Napi::Env env);
 
 #endif

@@ -1,0 +1,66 @@
+// What the bench parent sends to a trial process (as one JSON argument) and
+// what the trial prints back on stdout (one JSON object). The Node worker
+// (worker.ts) and the Python peer (benchmarks/poller_selectors.py) speak the
+// same protocol; samples are nanoseconds per call (or per op), one per block.
+import type { Backend } from '../poller';
+
+/** Poller.select(0) on n registered socketpair ends, `active` of them readable. */
+export interface SelectTrial {
+  kind: 'select';
+  backend: Backend;
+  n: number;
+  active: number;
+  /** Blocks per method, in total. */
+  blocks: number;
+  /** The blocks are measured in this many rounds, the methods taking turns. */
+  rounds: number;
+  /** Aim for blocks of this many µs: K = calls per block follows from it. */
+  blockUs: number;
+  warmupMs: number;
+}
+
+/** register all n fds, modify all, unregister all; repeated. */
+export interface ChurnTrial {
+  kind: 'churn';
+  backend: Backend;
+  n: number;
+  samples: number;
+  /** Each sample covers at least this many ops per phase (several rounds when n is small). */
+  minOpsPerSample: number;
+  warmupMs: number;
+}
+
+export type Trial = SelectTrial | ChurnTrial;
+
+export interface Unavailable {
+  ok: false;
+  /** Why the trial could not run here (e.g. fds above FD_SETSIZE). */
+  reason: string;
+}
+
+export interface SelectSamples {
+  ok: true;
+  /** Poller.select(0) from JS (Python: selector.select(0)). */
+  js: number[];
+  /** Calls per block, per method. */
+  k: Record<string, number>;
+  /** lp_poller_wait in C on the same poller (Node only). */
+  c?: number[];
+  /** The bare syscall on the same fds (Node only, when the build has the helper). */
+  raw?: number[];
+  /** Python version (Python only). */
+  python?: string;
+}
+
+export type Phases = [register: number[], modify: number[], unregister: number[]];
+
+export interface ChurnSamples {
+  ok: true;
+  js: Phases;
+  c?: Phases;
+  roundsPerSample: number;
+  python?: string;
+}
+
+export type SelectOutcome = SelectSamples | Unavailable;
+export type ChurnOutcome = ChurnSamples | Unavailable;

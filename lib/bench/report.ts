@@ -1,0 +1,242 @@
+// The results of `looplet bench poller`: their shape (also the JSON file's),
+// the targets computed from them, the text tables and the chart.
+import type { Backend } from '../poller';
+import { fmt, slope, type Summary } from './stats';
+import { logLogChart, type Series } from './svg';
+
+export type Status = 'ok' | 'n/a' | 'error';
+
+export interface SelectRow {
+  backend: Backend;
+  n: number;
+  /** Ready fds; 0 on an n/a row that stands for every active count. */
+  active: number;
+  /** '1', '10%' or '100%'. */
+  activeLabel: string;
+  status: Status;
+  note?: string;
+  /** Poller.select(0) from JS. */
+  js?: Summary;
+  /** lp_poller_wait in C on the same poller. */
+  c?: Summary;
+  /** The bare syscall on the same fds, in C. */
+  raw?: Summary;
+  /** Python's selectors, same backend, same method. */
+  python?: Summary;
+  pythonNote?: string;
+  /** Calls per block, per method. */
+  k?: Record<string, number>;
+}
+
+export interface PhaseSummaries {
+  register: Summary;
+  modify: Summary;
+  unregister: Summary;
+}
+
+export interface ChurnRow {
+  backend: Backend;
+  n: number;
+  status: Status;
+  note?: string;
+  js?: PhaseSummaries;
+  c?: PhaseSummaries;
+  python?: PhaseSummaries;
+  pythonNote?: string;
+  roundsPerSample?: number;
+}
+
+export interface Target {
+  name: string;
+  /** null: could not be evaluated in this run. */
+  pass: boolean | null;
+  detail: string;
+}
+
+export interface Machine {
+  cpu: string;
+  cpus: number;
+  totalMemoryGiB: number;
+  os: string;
+  kernel: string;
+  arch: string;
+  node: string;
+  python: string | null;
+  nofileLimit: [soft: number, hard: number] | null;
+  /** os.loadavg() when the run started: other work on the machine skews absolute times. */
+  loadAverage: number[];
+  date: string;
+}
+
+export interface PollerBenchResult {
+  benchmark: 'looplet bench poller';
+  command: string;
+  mode: 'quick' | 'full';
+  machine: Machine;
+  settings: Record<string, unknown>;
+  notes: string[];
+  /** Sizes left out because their fds do not fit RLIMIT_NOFILE. */
+  skippedSizes: number[];
+  select: SelectRow[];
+  churn: ChurnRow[];
+  targets: Target[];
+  durationSeconds: number;
+}
+
+/** The project's targets for the JS epoll overhead over the C floor. */
+export const EPOLL_MAX_JS_OVER_C = 1.8;
+/** "Flat": cost(N_max)/cost(N_min) below this. */
+export const FLAT_MAX_RATIO = 2;
+/** "Grows with N": log-log slope of cost against N at least this. */
+export const GROWS_MIN_SLOPE = 0.5;
+
+const EXPECTED: Record<Backend, 'flat' | 'grows'> = { epoll: 'flat', kqueue: 'flat', poll: 'grows', select: 'grows' };
+
+function oneActive(rows: SelectRow[], backend: Backend): SelectRow[] {
+  return rows.filter((r) => r.backend === backend && r.active === 1 && r.status === 'ok' && r.js && r.c).sort((a, b) => a.n - b.n);
+}
+
+export function computeTargets(rows: SelectRow[], backends: Backend[]): Target[] {
+  const targets: Target[] = [];
+  const epoll = oneActive(rows, 'epoll');
+  const name = `epoll JS select(0), 1 active, at most ${EPOLL_MAX_JS_OVER_C}x the C floor at every N`;
+  if (epoll.length === 0) {
+    targets.push({ name, pass: null, detail: 'not measured (no epoll rows in this run)' });
+  } else {
+    const ratios = epoll.map((r) => ({ n: r.n, ratio: r.js!.median / r.c!.median }));
+    const worst = ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+    targets.push({
+      name,
+      pass: ratios.every((r) => r.ratio <= EPOLL_MAX_JS_OVER_C),
+      detail: `JS/C ${ratios.map((r) => `${fmt(r.ratio)} (N=${r.n})`).join(', ')}; worst ${fmt(worst.ratio)}x at N=${worst.n}`,
+    });
+  }
+  for (const backend of backends) {
+    const expected = EXPECTED[backend];
+    const name = expected === 'flat' ? `${backend} stays flat as N grows` : `${backend} cost grows with N`;
+    const series = oneActive(rows, backend);
+    if (series.length < 2) {
+      targets.push({ name, pass: null, detail: 'needs two sizes with 1 active fd' });
+      continue;
+    }
+    const lo = series[0];
+    const hi = series[series.length - 1];
+    const ratioJs = hi.js!.median / lo.js!.median;
+    const ratioC = hi.c!.median / lo.c!.median;
+    const s = slope(lo.n, lo.js!.median, hi.n, hi.js!.median);
+    const pass = expected === 'flat' ? ratioJs < FLAT_MAX_RATIO : s >= GROWS_MIN_SLOPE;
+    const rule = expected === 'flat' ? `flat means < ${FLAT_MAX_RATIO}x` : `grows means slope >= ${GROWS_MIN_SLOPE}`;
+    targets.push({
+      name,
+      pass,
+      detail: `cost(N=${hi.n})/cost(N=${lo.n}) = ${fmt(ratioJs)}x JS, ${fmt(ratioC)}x C; log-log slope ${s.toFixed(2)} (${rule})`,
+    });
+  }
+  return targets;
+}
+
+/** Left-aligns the first `textCols` columns, right-aligns the rest. */
+function table(header: string[], rows: string[][], textCols: number): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i < textCols ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const ratio = (a?: Summary, b?: Summary): string => (a && b ? fmt(a.median / b.median) : '-');
+
+export function selectTable(rows: SelectRow[]): string {
+  const header = ['backend', 'N', 'active', 'JS med', 'JS p99', 'C med', 'C p99', 'JS/C', 'syscall', 'Py med', 'Py/JS'];
+  const body = rows.map((r) => {
+    const active = r.active === 0 ? '-' : r.activeLabel === '1' ? '1' : `${r.active} (${r.activeLabel})`;
+    if (r.status !== 'ok') return [r.backend, String(r.n), active, r.status === 'n/a' ? 'n/a' : 'error', '', '', '', '', '', '', ''];
+    return [
+      r.backend,
+      String(r.n),
+      active,
+      fmt(r.js?.median),
+      fmt(r.js?.p99),
+      fmt(r.c?.median),
+      fmt(r.c?.p99),
+      ratio(r.js, r.c),
+      fmt(r.raw?.median),
+      fmt(r.python?.median),
+      ratio(r.python, r.js),
+    ];
+  });
+  return table(header, body, 1);
+}
+
+export function churnTable(rows: ChurnRow[]): string {
+  const header = ['backend', 'N', 'JS reg', 'JS mod', 'JS unreg', 'C reg', 'C mod', 'C unreg', 'Py reg', 'Py mod', 'Py unreg'];
+  const phases = (p?: PhaseSummaries): string[] => [fmt(p?.register.median), fmt(p?.modify.median), fmt(p?.unregister.median)];
+  const body = rows.map((r) =>
+    r.status === 'ok'
+      ? [r.backend, String(r.n), ...phases(r.js), ...phases(r.c), ...phases(r.python)]
+      : [r.backend, String(r.n), r.status, '', '', '', '', '', '', '', ''],
+  );
+  return table(header, body, 1);
+}
+
+export function targetLines(targets: Target[]): string {
+  return targets.map((t) => `  ${t.pass === null ? 'n/a ' : t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.detail}`).join('\n');
+}
+
+export function machineLine(m: Machine): string {
+  const load = m.loadAverage.map((v) => v.toFixed(2)).join(' ');
+  return `${m.cpu}, ${m.cpus} CPUs, ${m.totalMemoryGiB} GiB, ${m.os}, Node ${m.node}${m.python ? `, Python ${m.python}` : ''}, load ${load}`;
+}
+
+export function textReport(result: PollerBenchResult): string {
+  const parts = [
+    `looplet bench poller (${result.mode}) - ${machineLine(result.machine)} - ${result.machine.date}`,
+    '',
+    'Poller.select(0): microseconds per call (median and p99 of per-block means)',
+    '  JS = Poller.select(0) from JavaScript; C = lp_poller_wait on the same poller, in C;',
+    '  syscall = the bare epoll_wait/poll/select on the same fds, in C; Py = Python selectors, same backend.',
+    '',
+    selectTable(result.select),
+  ];
+  if (result.churn.length > 0) {
+    parts.push('', 'Registration churn: microseconds per op (median), register N fds, modify all, unregister all', '', churnTable(result.churn));
+  }
+  if (result.notes.length > 0) parts.push('', 'Notes', ...result.notes.map((n) => `  - ${n}`));
+  parts.push('', 'Targets (computed from this run)', targetLines(result.targets));
+  return parts.join('\n') + '\n';
+}
+
+const COLORS: Record<Backend, string> = { epoll: '#1f6fb4', kqueue: '#7b3fb0', poll: '#e0700a', select: '#2a9d3a' };
+
+export function chart(result: PollerBenchResult, backends: Backend[]): string {
+  const series: Series[] = [];
+  const styles = [
+    { key: 'js', label: 'JS Poller.select(0)', dash: undefined, marker: 3.5 },
+    { key: 'c', label: 'C floor (lp_poller_wait)', dash: '7 4', marker: 0 },
+    { key: 'python', label: 'Python selectors', dash: '2 3', marker: 0 },
+  ] as const;
+  for (const backend of backends) {
+    const rows = oneActive(result.select, backend);
+    for (const st of styles) {
+      const points = rows.filter((r) => r[st.key]).map((r): [number, number] => [r.n, r[st.key]!.median]);
+      if (points.length > 0) series.push({ label: `${backend}: ${st.label}`, color: COLORS[backend], dash: st.dash, marker: st.marker, points });
+    }
+  }
+  const notes: string[] = [];
+  for (const backend of backends) {
+    const na = result.select.filter((r) => r.backend === backend && r.status === 'n/a').map((r) => r.n);
+    if (na.length > 0) notes.push(`${backend}: n/a from N=${Math.min(...na)}`, '  (fds not below FD_SETSIZE)');
+  }
+  if (result.skippedSizes.length > 0) notes.push(`N=${result.skippedSizes.join(', ')} skipped:`, '  too few fds (RLIMIT_NOFILE)');
+  const m = result.machine;
+  return logLogChart({
+    notes,
+    title: 'looplet Poller.select(0) with 1 ready fd: cost per call vs registered fds',
+    subtitle: `${m.cpu}, ${m.cpus} CPUs, ${m.os}, Node ${m.node}, ${m.date.slice(0, 10)} (median of block means)`,
+    xLabel: 'registered fds (socketpair ends, N)',
+    yLabel: 'µs per select(0) call',
+    series,
+  });
+}

@@ -1,0 +1,112 @@
+// A hand-written SVG line chart with logarithmic axes (no dependencies).
+
+export interface Series {
+  label: string;
+  color: string;
+  /** stroke-dasharray; undefined draws a solid line. */
+  dash?: string;
+  /** Marker radius; 0 for none. */
+  marker: number;
+  points: Array<[x: number, y: number]>;
+}
+
+export interface ChartOptions {
+  title: string;
+  subtitle: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  /** Short grey lines under the legend. */
+  notes?: string[];
+}
+
+const WIDTH = 900;
+const HEIGHT = 560;
+const PLOT = { left: 80, top: 78, width: 560, height: 400 };
+const LEGEND_X = PLOT.left + PLOT.width + 24;
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+}
+
+/** Decade bounds [10^a, 10^b] covering the values. */
+function decades(values: number[]): [number, number] {
+  const lo = Math.floor(Math.log10(Math.min(...values)));
+  let hi = Math.ceil(Math.log10(Math.max(...values)));
+  if (hi === lo) hi++;
+  return [lo, hi];
+}
+
+function tickLabel(exp: number, unit = ''): string {
+  const v = 10 ** exp;
+  if (exp >= 3 && unit === '') return `${v / 1000}k`;
+  return `${exp < 0 ? v.toFixed(-exp) : v}${unit}`;
+}
+
+const r1 = (v: number): string => v.toFixed(1);
+
+export function logLogChart(opts: ChartOptions): string {
+  const points = opts.series.flatMap((s) => s.points).filter(([x, y]) => x > 0 && y > 0);
+  if (points.length === 0) points.push([10, 1], [1000, 10]);
+  const [x0, x1] = decades(points.map((p) => p[0]));
+  const [y0, y1] = decades(points.map((p) => p[1]));
+  const sx = (x: number): number => PLOT.left + ((Math.log10(x) - x0) / (x1 - x0)) * PLOT.width;
+  const sy = (y: number): number => PLOT.top + PLOT.height - ((Math.log10(y) - y0) / (y1 - y0)) * PLOT.height;
+  const out: string[] = [];
+  const add = (s: string): number => out.push(s);
+
+  add(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif">`);
+  add(`<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`);
+  add(`<text x="${WIDTH / 2}" y="30" text-anchor="middle" font-size="17" font-weight="bold">${escapeXml(opts.title)}</text>`);
+  add(`<text x="${WIDTH / 2}" y="52" text-anchor="middle" font-size="12" fill="#444">${escapeXml(opts.subtitle)}</text>`);
+
+  // Grid: decades solid, 2..9 faint; tick labels at decades.
+  for (let e = x0; e <= x1; e++) {
+    const x = sx(10 ** e);
+    add(`<line x1="${r1(x)}" y1="${PLOT.top}" x2="${r1(x)}" y2="${PLOT.top + PLOT.height}" stroke="#cccccc"/>`);
+    add(`<text x="${r1(x)}" y="${PLOT.top + PLOT.height + 18}" text-anchor="middle" font-size="12">${tickLabel(e)}</text>`);
+    for (let m = 2; m <= 9 && e < x1; m++) {
+      const xm = sx(m * 10 ** e);
+      add(`<line x1="${r1(xm)}" y1="${PLOT.top}" x2="${r1(xm)}" y2="${PLOT.top + PLOT.height}" stroke="#eeeeee"/>`);
+    }
+  }
+  for (let e = y0; e <= y1; e++) {
+    const y = sy(10 ** e);
+    add(`<line x1="${PLOT.left}" y1="${r1(y)}" x2="${PLOT.left + PLOT.width}" y2="${r1(y)}" stroke="#cccccc"/>`);
+    add(`<text x="${PLOT.left - 8}" y="${r1(y + 4)}" text-anchor="end" font-size="12">${tickLabel(e, ' ')}</text>`);
+    for (let m = 2; m <= 9 && e < y1; m++) {
+      const ym = sy(m * 10 ** e);
+      add(`<line x1="${PLOT.left}" y1="${r1(ym)}" x2="${PLOT.left + PLOT.width}" y2="${r1(ym)}" stroke="#eeeeee"/>`);
+    }
+  }
+  add(`<rect x="${PLOT.left}" y="${PLOT.top}" width="${PLOT.width}" height="${PLOT.height}" fill="none" stroke="#333333"/>`);
+  add(`<text x="${PLOT.left + PLOT.width / 2}" y="${PLOT.top + PLOT.height + 42}" text-anchor="middle" font-size="13">${escapeXml(opts.xLabel)}</text>`);
+  const yMid = PLOT.top + PLOT.height / 2;
+  add(`<text x="22" y="${yMid}" text-anchor="middle" font-size="13" transform="rotate(-90 22 ${yMid})">${escapeXml(opts.yLabel)}</text>`);
+
+  for (const s of opts.series) {
+    const pts = s.points.filter(([x, y]) => x > 0 && y > 0).sort((a, b) => a[0] - b[0]);
+    if (pts.length === 0) continue;
+    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
+    const path = pts.map(([x, y]) => `${r1(sx(x))},${r1(sy(y))}`).join(' ');
+    add(`<polyline points="${path}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`);
+    if (s.marker > 0) {
+      for (const [x, y] of pts) add(`<circle cx="${r1(sx(x))}" cy="${r1(sy(y))}" r="${s.marker}" fill="${s.color}"/>`);
+    }
+  }
+
+  const shown = opts.series.filter((s) => s.points.length > 0);
+  shown.forEach((s, i) => {
+    const y = PLOT.top + 10 + i * 22;
+    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
+    add(`<line x1="${LEGEND_X}" y1="${y}" x2="${LEGEND_X + 34}" y2="${y}" stroke="${s.color}" stroke-width="2"${dash}/>`);
+    if (s.marker > 0) add(`<circle cx="${LEGEND_X + 17}" cy="${y}" r="${s.marker}" fill="${s.color}"/>`);
+    add(`<text x="${LEGEND_X + 42}" y="${y + 4}" font-size="12">${escapeXml(s.label)}</text>`);
+  });
+  (opts.notes ?? []).forEach((note, i) => {
+    const y = PLOT.top + 10 + shown.length * 22 + 16 + i * 16;
+    add(`<text x="${LEGEND_X}" y="${y}" font-size="11" fill="#555">${escapeXml(note)}</text>`);
+  });
+  add('</svg>');
+  return out.join('\n') + '\n';
+}

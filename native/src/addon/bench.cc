@@ -1,0 +1,228 @@
+// Native helpers for `looplet bench poller`: floors the JS figures are
+// compared with. Nothing here is used by the library itself.
+//
+//   rawWait(backendId, fds, blocks, callsPerBlock)
+//       -> { ns: Float64Array, ready }
+//     The bare syscall (epoll_wait / poll / select / kevent) with a zero
+//     timeout on a private interest set built from fds (EVENT_READ each):
+//     the kernel's cost without the core. ns[b] is the mean per call in
+//     block b; ready is what the last call reported (a sanity check).
+//   churn(backendId, fds, samples, roundsPerSample)
+//       -> Float64Array(3 * samples)
+//     lp_poller_add / _mod / _del on a fresh lp_poller_t: register every fd,
+//     modify every fd, unregister every fd, roundsPerSample times per sample.
+//     Element 3*s+k is the mean ns per op of phase k in sample s.
+//   nofileLimit() -> [soft, hard]
+//     RLIMIT_NOFILE after raising the soft limit to the hard one (-1 for
+//     RLIM_INFINITY).
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <vector>
+
+#if defined(LP_HAVE_EPOLL)
+#include <sys/epoll.h>
+#endif
+#if defined(LP_HAVE_KQUEUE)
+#include <sys/event.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#endif
+
+#include "addon.h"
+#include "looplet.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double NsSince(Clock::time_point t0) { return std::chrono::duration<double, std::nano>(Clock::now() - t0).count(); }
+
+// One backend's private interest set and its zero-timeout wait. Setup and
+// teardown stay outside the timed loop; Wait() is the only timed call.
+class RawSet {
+ public:
+  RawSet(int backend, const int32_t *fds, size_t n) : backend_(backend), fds_(fds, fds + n) {}
+  ~RawSet() {
+    if (kernel_fd_ >= 0) close(kernel_fd_);
+  }
+
+  // 0 or -errno.
+  int Open() {
+    switch (backend_) {
+      case LP_BACKEND_POLL:
+        for (int fd : fds_) pollfds_.push_back({fd, POLLIN, 0});
+        return 0;
+      case LP_BACKEND_SELECT:
+        FD_ZERO(&want_);
+        for (int fd : fds_) {
+          if (fd >= FD_SETSIZE) return -ERANGE;
+          FD_SET(fd, &want_);
+          if (fd > maxfd_) maxfd_ = fd;
+        }
+        return 0;
+#if defined(LP_HAVE_EPOLL)
+      case LP_BACKEND_EPOLL: {
+        kernel_fd_ = epoll_create1(EPOLL_CLOEXEC);
+        if (kernel_fd_ < 0) return -errno;
+        for (int fd : fds_) {
+          struct epoll_event ev = {};
+          ev.events = EPOLLIN;
+          ev.data.fd = fd;
+          if (epoll_ctl(kernel_fd_, EPOLL_CTL_ADD, fd, &ev) == -1) return -errno;
+        }
+        epoll_events_.resize(fds_.size() + 1);
+        return 0;
+      }
+#endif
+#if defined(LP_HAVE_KQUEUE)
+      case LP_BACKEND_KQUEUE: {
+        kernel_fd_ = kqueue();
+        if (kernel_fd_ < 0) return -errno;
+        std::vector<struct kevent> changes(fds_.size());
+        for (size_t i = 0; i < fds_.size(); i++) EV_SET(&changes[i], fds_[i], EVFILT_READ, EV_ADD, 0, 0, nullptr);
+        if (!changes.empty() && kevent(kernel_fd_, changes.data(), (int)changes.size(), nullptr, 0, nullptr) == -1)
+          return -errno;
+        kevents_.resize(fds_.size() + 1);
+        return 0;
+      }
+#endif
+      default:
+        return -ENOSYS;
+    }
+  }
+
+  // Number of ready fds or -errno.
+  int Wait() {
+    switch (backend_) {
+      case LP_BACKEND_POLL: {
+        int rc = poll(pollfds_.data(), (nfds_t)pollfds_.size(), 0);
+        return rc < 0 ? -errno : rc;
+      }
+      case LP_BACKEND_SELECT: {
+        fd_set rd;
+        int nfds = maxfd_ + 1;
+        size_t bytes = ((size_t)nfds + 8 * sizeof(long) - 1) / (8 * sizeof(long)) * sizeof(long);
+        if (bytes > sizeof(fd_set)) bytes = sizeof(fd_set);
+        memcpy(&rd, &want_, bytes);
+        struct timeval tv = {0, 0};
+        int rc = select(nfds, &rd, nullptr, nullptr, &tv);
+        return rc < 0 ? -errno : rc;
+      }
+#if defined(LP_HAVE_EPOLL)
+      case LP_BACKEND_EPOLL: {
+        int rc = epoll_wait(kernel_fd_, epoll_events_.data(), (int)epoll_events_.size(), 0);
+        return rc < 0 ? -errno : rc;
+      }
+#endif
+#if defined(LP_HAVE_KQUEUE)
+      case LP_BACKEND_KQUEUE: {
+        struct timespec zero = {0, 0};
+        int rc = kevent(kernel_fd_, nullptr, 0, kevents_.data(), (int)kevents_.size(), &zero);
+        return rc < 0 ? -errno : rc;
+      }
+#endif
+      default:
+        return -ENOSYS;
+    }
+  }
+
+ private:
+  int backend_;
+  std::vector<int> fds_;
+  int kernel_fd_ = -1;
+  std::vector<struct pollfd> pollfds_;
+  fd_set want_;
+  int maxfd_ = -1;
+#if defined(LP_HAVE_EPOLL)
+  std::vector<struct epoll_event> epoll_events_;
+#endif
+#if defined(LP_HAVE_KQUEUE)
+  std::vector<struct kevent> kevents_;
+#endif
+};
+
+Napi::Value RawWait(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int backend = info[0].As<Napi::Number>().Int32Value();
+  Napi::Int32Array fds = info[1].As<Napi::Int32Array>();
+  int blocks = info[2].As<Napi::Number>().Int32Value();
+  int per = info[3].As<Napi::Number>().Int32Value();
+  Napi::Float64Array ns = Napi::Float64Array::New(env, (size_t)blocks);
+  Napi::Object out = Napi::Object::New(env);
+  RawSet set(backend, fds.Data(), fds.ElementLength());
+  int ready = set.Open();
+  for (int b = 0; b < blocks && ready >= 0; b++) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < per; i++) ready = set.Wait();
+    ns[(size_t)b] = NsSince(t0) / per;
+  }
+  out.Set("ns", ns);
+  out.Set("ready", Napi::Number::New(env, ready));
+  return out;
+}
+
+Napi::Value Churn(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int backend = info[0].As<Napi::Number>().Int32Value();
+  Napi::Int32Array fds = info[1].As<Napi::Int32Array>();
+  int samples = info[2].As<Napi::Number>().Int32Value();
+  int rounds = info[3].As<Napi::Number>().Int32Value();
+  size_t n = fds.ElementLength();
+  const int32_t *fd = fds.Data();
+  Napi::Float64Array out = Napi::Float64Array::New(env, 3 * (size_t)samples);
+  lp_poller_t *p = nullptr;
+  if (lp_poller_new(&p, (lp_backend_t)backend) < 0 || n == 0) {
+    lp_poller_free(p);
+    return out;
+  }
+  for (int s = 0; s < samples; s++) {
+    double phase[3] = {0, 0, 0};
+    for (int r = 0; r < rounds; r++) {
+      auto t0 = Clock::now();
+      for (size_t i = 0; i < n; i++) lp_poller_add(p, fd[i], LP_EVENT_READ, nullptr);
+      phase[0] += NsSince(t0);
+      t0 = Clock::now();
+      for (size_t i = 0; i < n; i++) lp_poller_mod(p, fd[i], LP_EVENT_READ | LP_EVENT_WRITE, nullptr);
+      phase[1] += NsSince(t0);
+      t0 = Clock::now();
+      for (size_t i = 0; i < n; i++) lp_poller_del(p, fd[i]);
+      phase[2] += NsSince(t0);
+    }
+    for (int k = 0; k < 3; k++) out[3 * (size_t)s + (size_t)k] = phase[k] / ((double)rounds * (double)n);
+  }
+  lp_poller_free(p);
+  return out;
+}
+
+double LimitValue(rlim_t v) { return v == RLIM_INFINITY ? -1.0 : (double)v; }
+
+Napi::Value NofileLimit(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  struct rlimit rl;
+  Napi::Array out = Napi::Array::New(env, 2);
+  if (getrlimit(RLIMIT_NOFILE, &rl) == -1) return Napi::Number::New(env, -errno);
+  if (rl.rlim_cur != rl.rlim_max) {
+    struct rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  out.Set(0u, LimitValue(rl.rlim_cur));
+  out.Set(1u, LimitValue(rl.rlim_max));
+  return out;
+}
+
+}  // namespace
+
+Napi::Object InitBench(Napi::Env env) {
+  Napi::Object bench = Napi::Object::New(env);
+  bench.Set("rawWait", Napi::Function::New(env, RawWait, "rawWait"));
+  bench.Set("churn", Napi::Function::New(env, Churn, "churn"));
+  bench.Set("nofileLimit", Napi::Function::New(env, NofileLimit, "nofileLimit"));
+  return bench;
+}
