@@ -10,6 +10,7 @@
         "native/src/core/poller_select.cc",
         "native/src/addon/addon.cc",
         "native/src/addon/bench.cc",
+        "native/src/addon/greenlet.cc",
         "native/src/addon/poller_wrap.cc",
         "native/src/addon/sys.cc"
       ],

@@ -14,4 +14,14 @@ export {
   type WatchCallback,
 } from './poller';
 export * as sys from './sys';
+export {
+  Greenlet,
+  GreenletExit,
+  getcurrent,
+  settrace,
+  gettrace,
+  type GreenletOptions,
+  type TraceEvent,
+  type TraceFunction,
+} from './greenlet';
 export type { CodedError, SystemError } from './errors';

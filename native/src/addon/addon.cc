@@ -18,6 +18,7 @@ LoopletAddon::LoopletAddon(Napi::Env env, Napi::Object exports) {
                                          napi_enumerable),
                            InstanceValue("sys", InitSys(env), napi_enumerable),
                            InstanceValue("bench", InitBench(env), napi_enumerable),
+                           InstanceValue("createGreenletRuntime", InitGreenletRuntimeFactory(env), napi_enumerable),
                            InstanceValue("version", Napi::Number::New(env, lp_version()), napi_enumerable),
                        });
 }

@@ -1,0 +1,467 @@
+// Greenlets: stackful coroutines with python-greenlet's semantics.
+//
+// native/src/addon/greenlet.cc moves control between threads (one OS thread
+// per started greenlet, one running JS at a time); this file owns everything
+// else. Values and exceptions travel through `transfer`, a plain variable:
+// the switching side stores a payload, the resumed side takes it.
+//
+// The public Greenlet object and its internal State are separate on purpose:
+// a suspended greenlet's frames hold only its State, so the public object
+// can become unreachable, and then a FinalizationRegistry throws GreenletExit
+// into the greenlet so that its finally blocks run (python-greenlet does the
+// same on garbage collection).
+import { executionAsyncId } from 'node:async_hooks';
+import { binding } from './binding';
+import { codedError, invalidArgType, outOfRange } from './errors';
+
+/** Thrown into a greenlet to end it; a run() that lets it escape returns it as its value. */
+export class GreenletExit extends Error {
+  constructor(message = 'GreenletExit') {
+    super(message);
+    this.name = 'GreenletExit';
+  }
+}
+
+export type TraceEvent = 'switch' | 'throw';
+export type TraceFunction = (event: TraceEvent, args: [origin: Greenlet, target: Greenlet]) => void;
+
+export interface GreenletOptions {
+  /** Bytes of stack for the greenlet's thread (default 1 MiB, at least 128 KiB); deeper recursion throws RangeError. */
+  stackSize?: number;
+}
+
+interface NativeGreenletRuntime {
+  create(stackSize: number): number;
+  release(id: number): void;
+  switchTo(id: number): number;
+  current(): number;
+  stats(): { threads: number; idleThreads: number };
+}
+
+type Payload = { args: unknown[] } | { error: unknown };
+
+interface State {
+  id: number; // native record id; 0 for main, -1 until started
+  run: ((...args: any[]) => unknown) | undefined;
+  method: boolean; // run is a subclass method: call it with the public object as this
+  parent: State | null;
+  started: boolean;
+  dead: boolean;
+  stackSize: number;
+  ref: WeakRef<Greenlet> | null;
+  strong: Greenlet | null; // main's public object is never collected
+  asyncId: number; // executionAsyncId() when it last got control
+}
+
+const DEFAULT_STACK_SIZE = 1024 * 1024;
+const MIN_STACK_SIZE = 128 * 1024;
+const MAX_STACK_SIZE = 1024 * 1024 * 1024;
+const ENOENT = -2;
+const EAGAIN = -11;
+const ESHUTDOWN = -108;
+
+let native: NativeGreenletRuntime | null = null;
+let mainState: State | null = null;
+let current: State | null = null;
+let transfer: Payload | undefined;
+let tracer: TraceFunction | null = null;
+let pendingTrace: { event: TraceEvent; origin: State; target: State } | null = null;
+const byId = new Map<number, State>();
+const states = new WeakMap<Greenlet, State>();
+let constructingFor: State | null = null;
+
+const collected = new FinalizationRegistry<State>((state) => {
+  if (!state.started || state.dead) return;
+  try {
+    killState(state, new GreenletExit('collected'));
+  } catch (err) {
+    process.emitWarning(`A collected greenlet ended with an error: ${String(err)}`, 'GreenletWarning');
+  }
+});
+
+/**
+ * Throws `exit` into a suspended greenlet with the caller as its parent, so
+ * control comes back here; a greenlet that survives gets its parent back
+ * (python-greenlet does the same when it kills a greenlet on collection).
+ */
+function killState(state: State, exit: GreenletExit): unknown {
+  const parent = state.parent;
+  state.parent = currentState();
+  try {
+    return switchTo(state, { error: exit });
+  } finally {
+    if (!state.dead) state.parent = parent;
+  }
+}
+
+function runtime(): NativeGreenletRuntime {
+  if (native === null) {
+    const { createGreenletRuntime } = binding() as unknown as {
+      createGreenletRuntime: (trampoline: (id: number) => number) => NativeGreenletRuntime;
+    };
+    native = createGreenletRuntime(trampoline);
+  }
+  return native;
+}
+
+function mainOf(): State {
+  if (mainState === null) {
+    mainState = { id: 0, run: undefined, method: false, parent: null, started: true, dead: false, stackSize: 0, ref: null, strong: null, asyncId: 0 };
+    current = mainState;
+    publicOf(mainState);
+  }
+  return mainState;
+}
+
+function currentState(): State {
+  return current ?? mainOf();
+}
+
+/** The public object of a state, made anew if the old one was collected. */
+function publicOf(state: State): Greenlet {
+  const existing = state.strong ?? state.ref?.deref();
+  if (existing) return existing;
+  constructingFor = state;
+  try {
+    return new Greenlet();
+  } finally {
+    constructingFor = null;
+  }
+}
+
+function unpack(payload: Payload): unknown {
+  if ('error' in payload) throw payload.error;
+  const { args } = payload;
+  return args.length === 0 ? undefined : args.length === 1 ? args[0] : args;
+}
+
+function runTrace(): void {
+  const pending = pendingTrace;
+  pendingTrace = null;
+  if (pending === null || tracer === null) return;
+  const fn = tracer;
+  try {
+    fn(pending.event, [publicOf(pending.origin), publicOf(pending.target)]);
+  } catch (err) {
+    tracer = null; // an exception in the tracer uninstalls it
+    throw err;
+  }
+}
+
+/**
+ * Follows python-greenlet's rules to the greenlet that really receives the
+ * payload: a switch to a dead greenlet goes to its parent; an exception
+ * thrown into a dead or unstarted one ends it at once (GreenletExit becomes
+ * its return value) and goes on to its parent.
+ */
+function resolve(target: State, payload: Payload): [State, Payload] {
+  for (;;) {
+    const error = 'error' in payload ? payload : null;
+    if (target.dead || (error !== null && !target.started)) {
+      if (error !== null) {
+        target.dead = true;
+        target.run = undefined;
+        if (error.error instanceof GreenletExit) payload = { args: [error.error] };
+      }
+      target = target.parent!;
+      continue;
+    }
+    return [target, payload];
+  }
+}
+
+function startNative(target: State): boolean {
+  const id = runtime().create(target.stackSize);
+  if (id < 0) return false;
+  target.id = id;
+  target.started = true;
+  byId.set(id, target);
+  return true;
+}
+
+function switchTo(requested: State, request: Payload): unknown {
+  const origin = currentState();
+  let [target, payload] = resolve(requested, request);
+  if (target === origin) return unpack(payload);
+  checkAsyncScope(origin);
+  let rc: number;
+  for (;;) {
+    pendingTrace = tracer ? { event: 'error' in payload ? 'throw' : 'switch', origin, target } : null;
+    transfer = payload;
+    if (!target.started && !startNative(target)) {
+      rc = EAGAIN;
+      break;
+    }
+    rc = runtime().switchTo(target.id);
+    if (rc !== ENOENT) break;
+    // The greenlet's thread was ended from outside (a vm timeout or
+    // worker.terminate() unwound it): it is dead, so the switch goes on to
+    // its parent like any switch to a dead greenlet.
+    target.dead = true;
+    target.run = undefined;
+    byId.delete(target.id);
+    [target, payload] = resolve(target, payload);
+    if (target === origin) {
+      transfer = undefined;
+      return unpack(payload);
+    }
+  }
+  current = origin;
+  origin.asyncId = executionAsyncId();
+  if (rc < 0) {
+    transfer = undefined;
+    pendingTrace = null;
+    if (rc === ESHUTDOWN) throw codedError(Error, 'ERR_LOOPLET_GREENLET_SHUTDOWN', 'Greenlets cannot switch while the environment shuts down');
+    throw codedError(Error, 'ERR_LOOPLET_GREENLET_THREAD', `Could not start a thread for the greenlet (errno ${rc})`);
+  }
+  // Take the payload before the tracer runs: the tracer may switch again.
+  const received = transfer!;
+  transfer = undefined;
+  runTrace();
+  return unpack(received);
+}
+
+/**
+ * A greenlet other than main must leave Node's async-id stack as it found
+ * it: switching away inside an async scope it opened itself
+ * (AsyncResource#runInAsyncScope) would let another greenlet close the
+ * wrong scope, which ends the process ("async hook stack has become
+ * corrupted"). The main greenlet is exempt: its scopes come and go with
+ * the event loop between switches.
+ */
+function checkAsyncScope(origin: State): void {
+  if (origin.id !== 0 && executionAsyncId() !== origin.asyncId) {
+    throw codedError(
+      Error,
+      'ERR_LOOPLET_GREENLET_ASYNC_SCOPE',
+      'A greenlet cannot switch away inside an async scope it opened (AsyncResource#runInAsyncScope); leave the scope first',
+    );
+  }
+}
+
+/**
+ * Takes a greenlet's run function and the `this` to call it with. Nothing
+ * may stay referenced from the trampoline's frame, which lives as long as
+ * the greenlet is suspended, or the public object could never be collected:
+ * hence a separate function, and `this` is the public object only for a
+ * subclass's run() method (which refers to it anyway).
+ */
+function takeRun(self: State): [((...args: any[]) => unknown) | undefined, unknown] {
+  let run = self.run;
+  let method = self.method;
+  self.run = undefined;
+  const pub = self.ref?.deref();
+  if (pub !== undefined && Object.hasOwn(pub, 'run')) {
+    run = pub.run; // assigned as g.run = fn before the start
+    method = false;
+    delete (pub as { run?: unknown }).run;
+  }
+  return [run, method ? (pub ?? publicOf(self)) : undefined];
+}
+
+// Runs on a greenlet's own thread, called by the native side with its id.
+// Returns the id of the greenlet to continue with once this one is done.
+function trampoline(id: number): number {
+  const self = byId.get(id)!;
+  current = self;
+  self.asyncId = executionAsyncId();
+  let result: Payload;
+  try {
+    const payload = transfer!;
+    transfer = undefined;
+    runTrace();
+    if ('error' in payload) throw payload.error;
+    const [run, thisArg] = takeRun(self);
+    result = { args: [run === undefined ? undefined : run.apply(thisArg, payload.args)] };
+  } catch (err) {
+    result = err instanceof GreenletExit ? { args: [err] } : { error: err };
+  }
+  self.dead = true;
+  byId.delete(id);
+  const [target, payload] = resolve(self.parent!, result);
+  if (!target.started && !startNative(target)) {
+    // No thread for the parent: it cannot start, so it dies with the error
+    // and the payload goes on to the main greenlet.
+    target.dead = true;
+    transfer = { error: codedError(Error, 'ERR_LOOPLET_GREENLET_THREAD', 'Could not start a thread for the greenlet') };
+    current = mainOf();
+    return 0;
+  }
+  pendingTrace = tracer ? { event: 'error' in payload ? 'throw' : 'switch', origin: self, target } : null;
+  transfer = payload;
+  current = target;
+  return target.id;
+}
+
+function stateOf(g: unknown, name: string): State {
+  const state = typeof g === 'object' && g !== null ? states.get(g as Greenlet) : undefined;
+  if (state === undefined) throw invalidArgType(name, 'an instance of Greenlet', g);
+  return state;
+}
+
+function checkStackSize(value: unknown): number {
+  if (value === undefined) return DEFAULT_STACK_SIZE;
+  if (typeof value !== 'number') throw invalidArgType('options.stackSize', 'of type number', value);
+  if (!Number.isInteger(value) || value < MIN_STACK_SIZE || value > MAX_STACK_SIZE) {
+    throw outOfRange('options.stackSize', `an integer >= ${MIN_STACK_SIZE} and <= ${MAX_STACK_SIZE}`, value);
+  }
+  return value;
+}
+
+export class Greenlet {
+  /**
+   * run: the function the first switch() calls with its arguments (a
+   * subclass may define a run() method instead). parent: where run's result
+   * or exception goes; defaults to the greenlet that creates this one.
+   */
+  constructor(run?: (...args: any[]) => unknown, parent?: Greenlet | null, options: GreenletOptions = {}) {
+    if (constructingFor !== null) {
+      const state = constructingFor;
+      states.set(this, state);
+      if (state === mainState) state.strong = this;
+      else {
+        state.ref = new WeakRef(this);
+        collected.register(this, state, state);
+      }
+      return;
+    }
+    if (run !== undefined && typeof run !== 'function') throw invalidArgType('run', 'of type function', run);
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
+    const method = run === undefined ? subclassRun(this) : undefined;
+    const state: State = {
+      id: -1,
+      run: run ?? method,
+      method: method !== undefined,
+      parent: parent === undefined || parent === null ? currentState() : stateOf(parent, 'parent'),
+      started: false,
+      dead: false,
+      stackSize: checkStackSize(options.stackSize),
+      ref: new WeakRef(this),
+      strong: null,
+      asyncId: 0,
+    };
+    states.set(this, state);
+    collected.register(this, state, state);
+  }
+
+  /**
+   * Switches to this greenlet. The first switch calls run(...args); later
+   * ones make the suspended switch() there return: no argument -> undefined,
+   * one -> itself, several -> an array. Returns what is switched back to us.
+   */
+  switch(...args: unknown[]): unknown {
+    return switchTo(stateOf(this, 'this'), { args });
+  }
+
+  /** Raises `error` (default: a new GreenletExit) inside this greenlet, where it is suspended. */
+  throw(error: unknown = new GreenletExit()): unknown {
+    return switchTo(stateOf(this, 'this'), { error });
+  }
+
+  /**
+   * Ends this greenlet: throws GreenletExit into it with the caller as its
+   * parent, so that its finally blocks run and control comes back here (a
+   * greenlet that catches it and lives on gets its old parent back).
+   * Returns what it returned (usually the GreenletExit). An unstarted
+   * greenlet is just marked dead.
+   */
+  kill(): unknown {
+    const state = stateOf(this, 'this');
+    if (state.dead) return undefined;
+    if (!state.started) {
+      state.dead = true;
+      state.run = undefined;
+      return undefined;
+    }
+    if (state === currentState()) throw new GreenletExit();
+    return killState(state, new GreenletExit());
+  }
+
+  get parent(): Greenlet | null {
+    const state = stateOf(this, 'this');
+    return state.parent ? publicOf(state.parent) : null;
+  }
+
+  set parent(value: Greenlet | null) {
+    const state = stateOf(this, 'this');
+    if (value === null || value === undefined) {
+      throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The parent of a greenlet cannot be removed');
+    }
+    const parent = stateOf(value, 'parent');
+    for (let p: State | null = parent; p !== null; p = p.parent) {
+      if (p === state) throw codedError(Error, 'ERR_LOOPLET_GREENLET_CYCLE', 'cyclic parent chain');
+    }
+    state.parent = parent;
+  }
+
+  /**
+   * The function the first switch() runs: the one given to the constructor,
+   * or a subclass's run() method. It can be replaced (`g.run = fn`) until the
+   * greenlet starts; afterwards it reads undefined and cannot be set.
+   * (Declared as an optional method so that subclasses can override it; at
+   * run time it is an accessor on Greenlet.prototype, defined below.)
+   */
+  run?(...args: any[]): unknown;
+
+  get dead(): boolean {
+    return stateOf(this, 'this').dead;
+  }
+
+  get started(): boolean {
+    return stateOf(this, 'this').started;
+  }
+
+  /** Started and not dead: it is running or suspended. */
+  get active(): boolean {
+    const state = stateOf(this, 'this');
+    return state.started && !state.dead;
+  }
+}
+
+Object.defineProperty(Greenlet.prototype, 'run', {
+  configurable: true,
+  enumerable: false,
+  get(this: Greenlet) {
+    return stateOf(this, 'this').run;
+  },
+  set(this: Greenlet, fn: unknown) {
+    const state = stateOf(this, 'this');
+    if (state.started || state.dead) {
+      throw codedError(Error, 'ERR_LOOPLET_GREENLET_STARTED', 'run cannot be changed after the greenlet started');
+    }
+    if (fn !== undefined && typeof fn !== 'function') throw invalidArgType('run', 'of type function', fn);
+    state.run = fn as State['run'];
+    state.method = false;
+  },
+});
+
+/** A subclass's own run() method, if it defines one. */
+function subclassRun(instance: Greenlet): ((...args: any[]) => unknown) | undefined {
+  for (let p = Object.getPrototypeOf(instance); p !== null && p !== Greenlet.prototype; p = Object.getPrototypeOf(p)) {
+    const d = Object.getOwnPropertyDescriptor(p, 'run');
+    if (d && typeof d.value === 'function') return d.value;
+  }
+  return undefined;
+}
+
+/** The greenlet running now (the main greenlet outside any other). */
+export function getcurrent(): Greenlet {
+  return publicOf(currentState());
+}
+
+/** Installs a tracer called as fn(event, [origin, target]) on each switch; returns the previous one. */
+export function settrace(fn: TraceFunction | null | undefined): TraceFunction | null {
+  if (fn !== null && fn !== undefined && typeof fn !== 'function') throw invalidArgType('fn', 'of type function or null', fn);
+  const old = tracer;
+  tracer = fn ?? null;
+  return old;
+}
+
+export function gettrace(): TraceFunction | null {
+  return tracer;
+}
+
+/** Thread-pool figures of this environment's greenlet runtime (for tests and benchmarks). */
+export function runtimeStats(): { threads: number; idleThreads: number } {
+  return runtime().stats();
+}

@@ -1,0 +1,475 @@
+// Greenlets for V8: each greenlet runs JavaScript on the stack of its own OS
+// thread, and exactly one of the environment's threads runs JS at a time.
+//
+// Why threads: V8 keeps per-thread state in C++ thread_locals, so switching
+// stacks inside one thread is not possible with V8's public API. A switch
+// from A to B instead hands the isolate's v8::Locker from thread A to
+// thread B: A wakes B's baton and enters a v8::Unlocker (V8 archives A's
+// thread state; its stack stays a GC root), B takes the Locker (V8 restores
+// B's state) and continues. The caller's thread sleeps until someone
+// switches back to it.
+//
+// This file only moves control. lib/greenlet.ts owns the semantics (values,
+// exceptions, parents, tracing); it passes values through JS variables, so no
+// V8 handle ever crosses threads here. Records are identified by integer ids.
+//
+// Invariants
+//   - Every field of GreenletRuntime is touched only by the thread that holds
+//     the isolate lock, except a Worker's baton and its exit flag.
+//   - A worker thread touches V8 only between taking and dropping the Locker.
+//   - Workers are pooled: a finished greenlet gives its thread back, so a
+//     spawn costs a baton post instead of a thread creation.
+//   - At environment cleanup every suspended greenlet is unwound with
+//     TerminateExecution (no JS runs; finally blocks are skipped) and every
+//     pooled thread exits, before V8 or Node tear anything down.
+#include <errno.h>
+#include <napi.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <v8.h>
+
+#include <atomic>
+#include <unordered_map>
+#include <vector>
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#else
+#include <condition_variable>
+#include <mutex>
+#endif
+
+#include "addon.h"
+
+#ifndef LP_GREENLET_SPINS
+#define LP_GREENLET_SPINS 0
+#endif
+
+namespace {
+
+// A binary semaphore: post() wakes one wait(); a post before the wait is kept.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+class Baton {
+ public:
+  static constexpr int kSpins = LP_GREENLET_SPINS;
+  void post() {
+#if defined(__linux__)
+    if (state_.exchange(1, std::memory_order_release) == 2)
+      syscall(SYS_futex, &state_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+#else
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_ = true;
+    cv_.notify_one();
+#endif
+  }
+  void wait() {
+#if defined(__linux__)
+    // 0: empty, 1: posted, 2: a waiter sleeps. Spin briefly first: a
+    // ping-pong partner usually posts within a few microseconds, and a
+    // sleep plus wake-up costs more than that.
+    for (int i = 0; i < kSpins; i++) {
+      int expected = 1;
+      if (state_.load(std::memory_order_relaxed) == 1 &&
+          state_.compare_exchange_strong(expected, 0, std::memory_order_acquire))
+        return;
+      cpu_relax();
+    }
+    for (;;) {
+      int expected = 1;
+      if (state_.compare_exchange_strong(expected, 0, std::memory_order_acquire)) return;
+      expected = 0;
+      if (state_.compare_exchange_strong(expected, 2, std::memory_order_relaxed) || expected == 2)
+        syscall(SYS_futex, &state_, FUTEX_WAIT_PRIVATE, 2, nullptr, nullptr, 0);
+    }
+#else
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return ready_; });
+    ready_ = false;
+#endif
+  }
+
+ private:
+#if defined(__linux__)
+  std::atomic<int> state_{0};
+#else
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool ready_ = false;
+#endif
+};
+
+enum WakeReason { kResume = 0, kTerminate = 1 };
+
+struct Worker;
+
+struct Record {
+  int id = 0;
+  size_t stack_size = 0;
+  Worker *worker = nullptr;  // set while started and not finished
+  bool started = false;
+  Baton *baton = nullptr;    // the baton its thread sleeps on
+  int wake = kResume;
+};
+
+class GreenletRuntime;
+
+struct Worker {
+  GreenletRuntime *rt = nullptr;
+  pthread_t thread;
+  size_t stack_size = 0;
+  uintptr_t stack_low = 0;  // lowest usable address of the thread's stack
+  Baton baton;
+  Record *assigned = nullptr;
+  bool exit = false;
+};
+
+class GreenletRuntime {
+ public:
+  GreenletRuntime(Napi::Env env, Napi::Function trampoline);
+  ~GreenletRuntime();
+
+  int Create(size_t stack_size);
+  void Release(int id);
+  // Switches from the current greenlet to `id`; returns when switched back.
+  // Returns the wake reason, or -errno if the switch was impossible.
+  int SwitchTo(int id);
+  int current() const { return current_->id; }
+  int stats_threads() const { return (int)threads_; }
+  int stats_idle() const { return (int)idle_.size(); }
+
+  static void OnCleanup(void *arg);
+
+ private:
+  friend void *WorkerMain(void *arg);
+  Worker *TakeWorker(size_t stack_size);
+  Baton *RunOnWorker(Worker *w);
+  void Shutdown();
+
+  napi_env env_;
+  v8::Isolate *isolate_;
+  v8::Global<v8::Context> context_;
+  v8::Global<v8::Function> trampoline_;
+  std::unordered_map<int, Record *> records_;
+  Record main_;
+  Baton main_baton_;
+  Record *current_;
+  std::vector<Worker *> idle_;
+  std::vector<Worker *> workers_;  // every thread made, joined at shutdown
+  size_t threads_ = 0;
+  int next_id_ = 1;
+  bool shutting_down_ = false;
+  Record *terminator_ = nullptr;  // the greenlet unwinding others at cleanup
+};
+
+void *WorkerMain(void *arg) {
+  Worker *w = static_cast<Worker *>(arg);
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void *addr;
+    size_t size;
+    pthread_attr_getstack(&attr, &addr, &size);
+    w->stack_low = (uintptr_t)addr;
+    pthread_attr_destroy(&attr);
+  }
+  for (;;) {
+    w->baton.wait();
+    if (w->exit) break;
+    // Posted after RunOnWorker has dropped the isolate lock.
+    w->rt->RunOnWorker(w)->post();
+  }
+  return nullptr;
+}
+
+GreenletRuntime::GreenletRuntime(Napi::Env env, Napi::Function trampoline)
+    : env_(env), isolate_(v8::Isolate::GetCurrent()) {
+  v8::HandleScope scope(isolate_);
+  context_.Reset(isolate_, isolate_->GetCurrentContext());
+  napi_value fn = trampoline;
+  v8::Local<v8::Value> local;
+  memcpy(static_cast<void *>(&local), &fn, sizeof fn);  // napi_value is a v8::Local
+  trampoline_.Reset(isolate_, local.As<v8::Function>());
+  main_.id = 0;
+  main_.started = true;
+  main_.baton = &main_baton_;
+  current_ = &main_;
+  records_[0] = &main_;
+  // Wasm code GC aborts the process when archived threads exist ("archived
+  // threads in combination with wasm not supported"), so it is switched off
+  // before the first greenlet can suspend.
+  static const char kFlag[] = "--no-wasm-code-gc";
+  v8::V8::SetFlagsFromString(kFlag, sizeof kFlag - 1);
+  napi_add_env_cleanup_hook(env_, OnCleanup, this);
+}
+
+GreenletRuntime::~GreenletRuntime() {
+  napi_remove_env_cleanup_hook(env_, OnCleanup, this);
+  Shutdown();
+}
+
+void GreenletRuntime::OnCleanup(void *arg) { static_cast<GreenletRuntime *>(arg)->Shutdown(); }
+
+int GreenletRuntime::Create(size_t stack_size) {
+  Record *r = new Record;
+  r->id = next_id_++;
+  r->stack_size = stack_size;
+  records_[r->id] = r;
+  return r->id;
+}
+
+void GreenletRuntime::Release(int id) {
+  auto it = records_.find(id);
+  if (it == records_.end() || id == 0) return;
+  Record *r = it->second;
+  if (r->started) return;  // a started record lives until its greenlet ends
+  records_.erase(it);
+  delete r;
+}
+
+Worker *GreenletRuntime::TakeWorker(size_t stack_size) {
+  for (size_t i = idle_.size(); i-- > 0;) {
+    if (idle_[i]->stack_size == stack_size) {
+      Worker *w = idle_[i];
+      idle_.erase(idle_.begin() + (long)i);
+      return w;
+    }
+  }
+  Worker *w = new Worker;
+  w->rt = this;
+  w->stack_size = stack_size;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stack_size);
+  int rc = pthread_create(&w->thread, &attr, WorkerMain, w);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    delete w;
+    return nullptr;
+  }
+  threads_++;
+  workers_.push_back(w);
+  return w;
+}
+
+int GreenletRuntime::SwitchTo(int id) {
+  auto it = records_.find(id);
+  if (it == records_.end()) return -ENOENT;
+  Record *target = it->second;
+  Record *self = current_;
+  if (shutting_down_) return -ESHUTDOWN;
+  if (target == self) return kResume;
+  if (!target->started) {
+    Worker *w = TakeWorker(target->stack_size);
+    if (w == nullptr) return -EAGAIN;
+    target->started = true;
+    target->worker = w;
+    target->baton = &w->baton;
+    w->assigned = target;
+  }
+  current_ = target;
+  {
+    // Wake the target only once the lock is free, or it would wake only to
+    // block on the isolate lock (a second sleep and wake per switch).
+    v8::Unlocker unlocker(isolate_);
+    target->baton->post();
+    self->baton->wait();
+  }
+  int wake = self->wake;
+  self->wake = kResume;
+  if (wake == kTerminate) isolate_->TerminateExecution();
+  return wake;
+}
+
+// Runs one greenlet to completion on worker w, gives the thread back to the
+// pool, makes the greenlet the trampoline names current and returns its
+// baton, which the caller posts once the isolate lock is released.
+Baton *GreenletRuntime::RunOnWorker(Worker *w) {
+  Record *r = w->assigned;
+  v8::Locker locker(isolate_);
+  v8::Isolate::Scope isolate_scope(isolate_);
+  // Leave room below V8's limit for native frames (Node, addons, the
+  // runtime functions V8 calls): 1/8 of the stack, within [32 KiB, 256 KiB].
+  size_t margin = w->stack_size / 8;
+  if (margin < 32 * 1024) margin = 32 * 1024;
+  if (margin > 256 * 1024) margin = 256 * 1024;
+  if (w->stack_low) isolate_->SetStackLimit(w->stack_low + margin);
+  v8::HandleScope handle_scope(isolate_);
+  v8::Local<v8::Context> context = context_.Get(isolate_);
+  v8::Context::Scope context_scope(context);
+
+  int next = 0;
+  if (r->wake == kTerminate) {
+    r->wake = kResume;
+    next = current_->id;  // never started: nothing to unwind
+  } else {
+    v8::TryCatch try_catch(isolate_);
+    v8::Local<v8::Value> arg = v8::Integer::New(isolate_, r->id);
+    v8::MaybeLocal<v8::Value> result =
+        trampoline_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 1, &arg);
+    v8::Local<v8::Value> value;
+    if (result.ToLocal(&value) && value->IsInt32()) {
+      next = value.As<v8::Int32>()->Value();
+    } else if (terminator_ != nullptr) {
+      // Unwound by Shutdown: hand control back to it.
+      isolate_->CancelTerminateExecution();
+      next = terminator_->id;
+    } else {
+      // Terminated from outside (worker.terminate(), a vm timeout) or a bug
+      // in the trampoline. The termination is for the whole stack of
+      // switches, not only this greenlet: re-raise it in the main greenlet.
+      if (isolate_->IsExecutionTerminating()) {
+        isolate_->CancelTerminateExecution();
+        main_.wake = kTerminate;
+      }
+      next = 0;
+    }
+  }
+  // The record is not needed once its greenlet has finished.
+  records_.erase(r->id);
+  delete r;
+  w->assigned = nullptr;
+  auto it = records_.find(next);
+  Record *target = it != records_.end() ? it->second : &main_;
+  idle_.push_back(w);
+  if (!target->started) {
+    // The parent was never started: it starts with what the trampoline left.
+    Worker *tw = TakeWorker(target->stack_size);
+    target->started = true;
+    target->worker = tw;
+    target->baton = &tw->baton;
+    tw->assigned = target;
+  }
+  current_ = target;
+  return target->baton;
+}
+
+void GreenletRuntime::Shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  // Unwind every suspended greenlet from this (the environment's) thread.
+  std::vector<int> suspended;
+  for (auto &kv : records_) {
+    Record *r = kv.second;
+    if (r != &main_ && r->started && r != current_) suspended.push_back(r->id);
+  }
+  for (int id : suspended) {
+    auto it = records_.find(id);
+    if (it == records_.end()) continue;  // ended while another was unwound
+    Record *r = it->second;
+    Record *self = current_;
+    terminator_ = self;
+    r->wake = kTerminate;
+    current_ = r;
+    {
+      v8::Unlocker unlocker(isolate_);
+      r->baton->post();
+      self->baton->wait();
+    }
+    self->wake = kResume;
+  }
+  terminator_ = nullptr;
+  // Join the threads: when a worker environment ends, Node may unload this
+  // addon right after, and no thread may still run its code then. A thread
+  // that is not idle (its greenlet could not be unwound) is left alone.
+  for (Worker *w : idle_) {
+    w->exit = true;
+    w->baton.post();
+  }
+  for (Worker *w : idle_) {
+    pthread_join(w->thread, nullptr);
+    delete w;
+  }
+  idle_.clear();
+  workers_.clear();
+  for (auto &kv : records_)
+    if (kv.second != &main_) delete kv.second;
+  records_.clear();
+}
+
+// The binding. createGreenletRuntime(trampoline) returns a plain object whose
+// functions carry the runtime as their data pointer. It is not an ObjectWrap
+// on purpose: unwrapping fails once the environment stops accepting calls
+// into JS, and a greenlet being unwound at shutdown may still call
+// switchTo(), which must then just answer -ESHUTDOWN. Functions return ids,
+// wake reasons or negative errno values; lib/greenlet.ts validates input.
+GreenletRuntime *RuntimeOf(napi_env env, napi_callback_info info, int32_t *arg) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *data = nullptr;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  if (arg) {
+    *arg = 0;
+    if (argc >= 1) napi_get_value_int32(env, argv[0], arg);
+  }
+  return static_cast<GreenletRuntime *>(data);
+}
+
+napi_value Int(napi_env env, int32_t v) {
+  napi_value out = nullptr;
+  napi_create_int32(env, v, &out);
+  return out;
+}
+
+napi_value JsCreate(napi_env env, napi_callback_info info) {
+  int32_t stack_size;
+  GreenletRuntime *rt = RuntimeOf(env, info, &stack_size);
+  return Int(env, rt->Create((size_t)(uint32_t)stack_size));
+}
+
+napi_value JsRelease(napi_env env, napi_callback_info info) {
+  int32_t id;
+  RuntimeOf(env, info, &id)->Release(id);
+  return nullptr;
+}
+
+napi_value JsSwitchTo(napi_env env, napi_callback_info info) {
+  int32_t id;
+  GreenletRuntime *rt = RuntimeOf(env, info, &id);
+  return Int(env, rt->SwitchTo(id));
+}
+
+napi_value JsCurrent(napi_env env, napi_callback_info info) {
+  return Int(env, RuntimeOf(env, info, nullptr)->current());
+}
+
+napi_value JsStats(napi_env env, napi_callback_info info) {
+  GreenletRuntime *rt = RuntimeOf(env, info, nullptr);
+  napi_value out;
+  napi_create_object(env, &out);
+  napi_set_named_property(env, out, "threads", Int(env, rt->stats_threads()));
+  napi_set_named_property(env, out, "idleThreads", Int(env, rt->stats_idle()));
+  return out;
+}
+
+Napi::Value CreateRuntime(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  GreenletRuntime *rt = new GreenletRuntime(env, info[0].As<Napi::Function>());
+  Napi::Object api = Napi::Object::New(env);
+  struct Entry {
+    const char *name;
+    napi_callback fn;
+  };
+  for (const Entry &e : {Entry{"create", JsCreate}, Entry{"release", JsRelease}, Entry{"switchTo", JsSwitchTo},
+                         Entry{"current", JsCurrent}, Entry{"stats", JsStats}}) {
+    napi_value fn;
+    napi_create_function(env, e.name, NAPI_AUTO_LENGTH, e.fn, rt, &fn);
+    api.Set(e.name, Napi::Value(env, fn));
+  }
+  api.AddFinalizer([](Napi::Env, GreenletRuntime *runtime) { delete runtime; }, rt);
+  return api;
+}
+
+}  // namespace
+
+Napi::Function InitGreenletRuntimeFactory(Napi::Env env) {
+  return Napi::Function::New(env, CreateRuntime, "createGreenletRuntime");
+}
