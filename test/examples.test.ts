@@ -29,3 +29,23 @@ describe.each(Poller.backends())('examples with the %s backend', (backend) => {
     expect(r.stdout).toContain(`${backend}: 12 clients served by a blocking select() loop in a worker; worker exit code 0`);
   });
 });
+
+describe('greenlet examples', () => {
+  it('greenlet-switch interleaves two greenlets as in the tutorial', () => {
+    const r = runExample('greenlet-switch.mjs');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('12\n56\n34\n78\n');
+  });
+
+  it('greenlet-producer-consumer feeds every item to both consumers in order', () => {
+    const r = runExample('greenlet-producer-consumer.mjs', ['--items', '3']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, 2)).toEqual(['---> c1 starting eating baozi...', '---> c2 starting eating baozi...']);
+    const expected: string[] = [];
+    for (let n = 1; n <= 3; n++) expected.push(`[producer] is making baozi ${n}`, `[c1] is eating baozi ${n}`, `[c2] is eating baozi ${n}`);
+    expect(lines.slice(2)).toEqual(expected);
+  });
+});
