@@ -16,6 +16,7 @@ if (isMainThread) {
     options: { backend: { type: 'string', default: 'select' }, clients: { type: 'string', default: '10' } },
   });
   const worker = new Worker(new URL(import.meta.url), { workerData: { backend: opts.backend } });
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
   const port = await new Promise((resolve) => worker.once('message', resolve));
   const echo = (text) =>
     new Promise((resolve, reject) => {
@@ -28,7 +29,7 @@ if (isMainThread) {
   const clients = Number(opts.clients);
   await Promise.all(Array.from({ length: clients }, (_, i) => echo(`hello from client ${i}\n`)));
   await echo('shutdown\n');
-  const [code] = await Promise.all([new Promise((resolve) => worker.once('exit', resolve))]);
+  const code = await exited;
   console.log(`${opts.backend}: ${clients} clients served by a blocking select() loop in a worker; worker exit code ${code}`);
   process.exitCode = code;
 } else {
@@ -48,22 +49,27 @@ if (isMainThread) {
           poller.register(conn, EVENT_READ);
           queues.set(conn, []);
         }
-      } else if (events & EVENT_READ) {
+        continue;
+      }
+      const queue = queues.get(fd);
+      if (events & EVENT_WRITE) {
+        if (queue.length > 0) fs.writeSync(fd, queue.shift());
+        if (queue.length === 0) poller.modify(fd, EVENT_READ);
+      }
+      if (events & EVENT_READ) {
         const n = fs.readSync(fd, buf);
         if (n > 0) {
           const text = buf.toString('utf8', 0, n);
           if (text === 'shutdown\n') running = false;
-          queues.get(fd).push(text);
+          queue.push(text);
           poller.modify(fd, EVENT_READ | EVENT_WRITE);
         } else {
-          poller.unregister(fd); // client closed its side; reply was sent
+          // The client closed its side: send what is still queued, then close.
+          for (const text of queue) fs.writeSync(fd, text);
+          poller.unregister(fd);
           queues.delete(fd);
           sys.close(fd);
         }
-      } else if (events & EVENT_WRITE) {
-        const queue = queues.get(fd);
-        if (queue.length > 0) fs.writeSync(fd, queue.shift());
-        if (queue.length === 0) poller.modify(fd, EVENT_READ);
       }
     }
   }
