@@ -86,7 +86,7 @@ class NativePoller : public Napi::ObjectWrap<NativePoller> {
 
   static Napi::Function Define(Napi::Env env);
 
- private:
+ public:  // called through Call<> below
   Napi::Value Add(const Napi::CallbackInfo &info);
   Napi::Value Mod(const Napi::CallbackInfo &info);
   Napi::Value Del(const Napi::CallbackInfo &info);
@@ -101,6 +101,7 @@ class NativePoller : public Napi::ObjectWrap<NativePoller> {
   Napi::Value Rearm(const Napi::CallbackInfo &info);
   Napi::Value Ref(const Napi::CallbackInfo &info);
 
+ private:
   int EnsureScratch(int n);
   void Deliver();
   void StopWatch();
@@ -372,22 +373,50 @@ Napi::Value NativePoller::Ref(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// Methods are plain N-API callbacks rather than node-addon-api's
+// InstanceMethod: that wrapper turns a failed unwrap into a fatal error, and
+// unwrapping fails while a worker environment is being torn down, which is
+// when a pending watch callback or a greenlet being unwound may still call
+// in. Here such a call just returns undefined.
+template <Napi::Value (NativePoller::*M)(const Napi::CallbackInfo &)>
+napi_value Call(napi_env env, napi_callback_info info) {
+  napi_value self;
+  size_t argc = 0;
+  void *wrapped = nullptr;
+  if (napi_get_cb_info(env, info, &argc, nullptr, &self, nullptr) != napi_ok ||
+      napi_unwrap(env, self, &wrapped) != napi_ok || wrapped == nullptr) {
+    bool pending = false;
+    napi_value ignored;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
+      napi_get_and_clear_last_exception(env, &ignored);
+    return nullptr;
+  }
+  Napi::CallbackInfo callback_info(env, info);
+  return (static_cast<NativePoller *>(wrapped)->*M)(callback_info);
+}
+
+template <Napi::Value (NativePoller::*M)(const Napi::CallbackInfo &)>
+Napi::ClassPropertyDescriptor<NativePoller> Method(const char *name) {
+  napi_property_descriptor desc = {name, nullptr, Call<M>, nullptr, nullptr, nullptr, napi_default, nullptr};
+  return Napi::ClassPropertyDescriptor<NativePoller>(desc);
+}
+
 Napi::Function NativePoller::Define(Napi::Env env) {
   return DefineClass(env, "NativePoller",
                      {
-                         InstanceMethod<&NativePoller::Add>("add"),
-                         InstanceMethod<&NativePoller::Mod>("mod"),
-                         InstanceMethod<&NativePoller::Del>("del"),
-                         InstanceMethod<&NativePoller::Wait>("wait"),
-                         InstanceMethod<&NativePoller::SetBuffer>("setBuffer"),
-                         InstanceMethod<&NativePoller::Fileno>("fileno"),
-                         InstanceMethod<&NativePoller::Caps>("caps"),
-                         InstanceMethod<&NativePoller::Close>("close"),
-                         InstanceMethod<&NativePoller::BenchWait>("benchWait"),
-                         InstanceMethod<&NativePoller::Watch>("watch"),
-                         InstanceMethod<&NativePoller::Unwatch>("unwatch"),
-                         InstanceMethod<&NativePoller::Rearm>("rearm"),
-                         InstanceMethod<&NativePoller::Ref>("ref"),
+                         Method<&NativePoller::Add>("add"),
+                         Method<&NativePoller::Mod>("mod"),
+                         Method<&NativePoller::Del>("del"),
+                         Method<&NativePoller::Wait>("wait"),
+                         Method<&NativePoller::SetBuffer>("setBuffer"),
+                         Method<&NativePoller::Fileno>("fileno"),
+                         Method<&NativePoller::Caps>("caps"),
+                         Method<&NativePoller::Close>("close"),
+                         Method<&NativePoller::BenchWait>("benchWait"),
+                         Method<&NativePoller::Watch>("watch"),
+                         Method<&NativePoller::Unwatch>("unwatch"),
+                         Method<&NativePoller::Rearm>("rearm"),
+                         Method<&NativePoller::Ref>("ref"),
                      });
 }
 
