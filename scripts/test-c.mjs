@@ -1,11 +1,18 @@
 #!/usr/bin/env node
 // Builds the native core with CMake (native/CMakeLists.txt) and runs its C
 // tests with ctest:
-//   1. build-c/       Release build, ctest (C tests, export list, install smoke test)
+//   1. build-c/       Release build, ctest (C tests, export list, install smoke
+//                     test, the C echo example over 127.0.0.1), then the ctypes
+//                     embedding test (native/test/test_ctypes.py, /usr/bin/python3)
 //   2. build-c-asan/  -DLOOPLET_SANITIZE=ON (ASan + UBSan), ctest
 //                     when LOOPLET_SANITIZE=1 or CI is set
 //   3. valgrind       the Release test programs under valgrind --leak-check=full
 //                     when CI is set and valgrind is on PATH
+//   4. build-c-ucontext/  the coroutines on the ucontext fallback
+//                     (-DLOOPLET_CORO_UCONTEXT=ON), ctest; when CI is set
+//   5. aarch64        scripts/test-aarch64.sh: cross build, ctest under
+//                     qemu-aarch64; when CI is set, skipped (with the reason)
+//                     when the cross tools are missing
 // Prints a summary and exits non-zero if any step failed. No dependencies.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -60,17 +67,48 @@ function dropForeignCache(buildDir) {
   }
 }
 
-function buildAndTest(label, dir, cmakeArgs, env = {}) {
+function buildAndTest(label, dir, cmakeArgs, env = {}, ctestArgs = []) {
   const buildDir = path.join(root, dir);
   dropForeignCache(buildDir);
   return (
     step(`${label}: configure`, 'cmake', ['-S', source, '-B', buildDir, ...cmakeArgs]) &&
     step(`${label}: build`, 'cmake', ['--build', buildDir, '--parallel', jobs]) &&
-    step(`${label}: ctest`, 'ctest', ['--output-on-failure', '--parallel', jobs], {
+    step(`${label}: ctest`, 'ctest', ['--output-on-failure', '--parallel', jobs, ...ctestArgs], {
       cwd: buildDir,
       env,
     })
   );
+}
+
+// The embedding test: CPython loads build-c/liblooplet.so through ctypes.
+// CMake registers it (label "embed") when it finds a python3, /usr/bin first.
+function ctypesStep(buildDir) {
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  if (!onPath(python)) {
+    console.log('\n== ctypes\npython3 not found: skipped');
+    record('release: ctypes (python3)', 'SKIP', 0, 'python3 not found');
+    return;
+  }
+  step('release: ctypes (python3)', 'ctest', ['--output-on-failure', '-V', '-L', 'embed'], {
+    cwd: buildDir,
+  });
+}
+
+// scripts/test-aarch64.sh exits 77 when the cross tools are missing.
+function aarch64Step() {
+  const name = 'aarch64 (qemu-user)';
+  console.log(`\n== ${name}\n$ bash scripts/test-aarch64.sh`);
+  const t0 = performance.now();
+  const r = spawnSync('bash', [path.join(root, 'scripts', 'test-aarch64.sh')], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const ms = performance.now() - t0;
+  if (r.status === 77) {
+    record(name, 'SKIP', 0, 'g++-aarch64-linux-gnu / qemu-aarch64 not found (see the script)');
+  } else {
+    record(name, r.status === 0 ? 'PASS' : 'FAIL', ms, r.status === 0 ? '' : `exit ${r.status ?? r.signal}`);
+  }
 }
 
 // The C test programs of a build tree, as ctest would run them.
@@ -124,7 +162,14 @@ function main() {
   }
   const common = ['-DLOOPLET_WARNINGS_AS_ERRORS=ON'];
 
-  const releaseOk = buildAndTest('release', 'build-c', ['-DCMAKE_BUILD_TYPE=Release', ...common]);
+  const releaseOk = buildAndTest(
+    'release',
+    'build-c',
+    ['-DCMAKE_BUILD_TYPE=Release', ...common],
+    {},
+    ['-LE', 'embed'],
+  );
+  if (releaseOk) ctypesStep(path.join(root, 'build-c'));
 
   if (sanitize) {
     buildAndTest(
@@ -146,6 +191,18 @@ function main() {
     record('valgrind', 'SKIP', 0, 'the release build or its tests failed');
   } else {
     valgrindRun(path.join(root, 'build-c'));
+  }
+
+  if (ci) {
+    buildAndTest('ucontext', 'build-c-ucontext', [
+      '-DCMAKE_BUILD_TYPE=Release',
+      '-DLOOPLET_CORO_UCONTEXT=ON',
+      ...common,
+    ]);
+    aarch64Step();
+  } else {
+    record('ucontext', 'SKIP', 0, 'runs when CI is set');
+    record('aarch64 (qemu-user)', 'SKIP', 0, 'runs when CI is set (or: bash scripts/test-aarch64.sh)');
   }
 }
 

@@ -119,6 +119,188 @@ LP_EXTERN int lp_poller_interest(const lp_poller_t *p, lp_event_t *out, int max)
  */
 LP_EXTERN int lp_poller_wait(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms);
 
+/* ---- Coroutines ----------------------------------------------------------
+ *
+ * Stackful coroutines with python-greenlet's semantics, switched by a few
+ * instructions of assembly (x86_64 System V, aarch64 AAPCS64; a ucontext
+ * fallback when the core is built with LP_CORO_UCONTEXT).
+ *
+ *   - Every thread has a main coroutine: the thread's own stack, created on
+ *     first use (lp_coro_current). A coroutine belongs to the thread that
+ *     created it and is switched to only from that thread (-EXDEV).
+ *   - lp_coro_new gives a coroutine its own stack (mmap'd, with a PROT_NONE
+ *     guard page below it, taken from a per-thread cache) and an entry
+ *     function. Its parent is the coroutine that created it.
+ *   - lp_coro_switch(to, value, &received) suspends the running coroutine and
+ *     resumes `to`. The first switch calls to's entry as fn(to, value); later
+ *     ones make the lp_coro_switch that suspended `to` return with
+ *     *received = value. Switching to the running coroutine returns value
+ *     at once.
+ *   - When the entry returns, the coroutine is dead and its return value is
+ *     switched to its parent (to the nearest ancestor that is not dead). A
+ *     switch to a dead coroutine goes to its parent the same way. A dead
+ *     coroutine's stack goes back to the cache with the thread's next
+ *     lp_coro_switch, lp_coro_new or lp_coro_free; the record stays until
+ *     lp_coro_free.
+ *   - The switch preserves the callee-saved registers and the floating-point
+ *     control state (MXCSR and the x87 control word; FPCR on aarch64) of each
+ *     side: each coroutine keeps its own rounding mode. A new coroutine
+ *     starts with the control state of the code that created it.
+ *   - Nothing unwinds a coroutine's stack: freeing a suspended coroutine
+ *     discards it without running anything on it. No C++ exception may leave
+ *     an entry function (it ends the process), and no coroutine may switch
+ *     away inside a catch block (the C++ runtime tracks handled exceptions
+ *     per thread). Other per-thread state (errno, an interpreter's frame
+ *     stack) is shared by a thread's coroutines: see docs/embedding.md.
+ *   - Stack overflow hits the guard page (SIGSEGV). A frame larger than a page
+ *     can jump over it; give deep or large-framed code a larger stack.
+ */
+typedef struct lp_coro_s lp_coro_t;
+
+/* Entry of a coroutine: self, and the value of the first switch to it. Its
+ * return value goes to its parent. */
+typedef void *(*lp_coro_fn)(lp_coro_t *self, void *value);
+
+typedef enum lp_coro_status_e {
+  LP_CORO_INIT = 0,      /* created, never switched to */
+  LP_CORO_RUNNING = 1,   /* the current coroutine of its thread */
+  LP_CORO_SUSPENDED = 2, /* started, switched away from */
+  LP_CORO_DEAD = 3       /* its entry returned */
+} lp_coro_status_t;
+
+/* Usable stack bytes when 0 is asked for, and the least given. */
+#define LP_CORO_STACK_DEFAULT (256u * 1024u)
+#define LP_CORO_STACK_MIN (16u * 1024u)
+
+/*
+ * Creates a coroutine (status LP_CORO_INIT) whose parent is the current
+ * coroutine. stack_size: usable bytes, rounded up to whole pages and to at
+ * least LP_CORO_STACK_MIN; 0 gives LP_CORO_STACK_DEFAULT (ASan builds double
+ * it). One guard page is added below. -EINVAL: out or fn is NULL; -ENOMEM:
+ * no memory for it (or an impossible size).
+ */
+LP_EXTERN int lp_coro_new(lp_coro_t **out, lp_coro_fn fn, void *userdata, size_t stack_size);
+/*
+ * Frees a coroutine that is not running: not started, dead, or suspended (its
+ * stack is discarded as it is). Its children get its parent as their parent.
+ * NULL is ignored. -EBUSY: it is the running coroutine; -EINVAL: it is a
+ * main coroutine; -EXDEV: it belongs to another thread that is still alive.
+ */
+LP_EXTERN int lp_coro_free(lp_coro_t *c);
+/*
+ * Switches to `to` (or to its nearest live ancestor if it is dead) passing
+ * value; returns 0 once something switches back, with the value it passed
+ * in *received (received may be NULL). -EINVAL: to is NULL; -EXDEV: to
+ * belongs to another thread.
+ */
+LP_EXTERN int lp_coro_switch(lp_coro_t *to, void *value, void **received);
+/* The running coroutine of the calling thread (its main coroutine outside
+ * any other); NULL only if the thread's record could not be allocated. */
+LP_EXTERN lp_coro_t *lp_coro_current(void);
+/* The calling thread's main coroutine; NULL as lp_coro_current. */
+LP_EXTERN lp_coro_t *lp_coro_main(void);
+LP_EXTERN lp_coro_status_t lp_coro_status(const lp_coro_t *c);
+/* 1 for a thread's main coroutine, else 0. */
+LP_EXTERN int lp_coro_is_main(const lp_coro_t *c);
+/* The parent (NULL for a main coroutine). */
+LP_EXTERN lp_coro_t *lp_coro_parent(const lp_coro_t *c);
+/* -EINVAL: parent is NULL, c is a main coroutine, or the parent chain would
+ * become a cycle; -EXDEV: they belong to different threads. */
+LP_EXTERN int lp_coro_set_parent(lp_coro_t *c, lp_coro_t *parent);
+LP_EXTERN void *lp_coro_userdata(const lp_coro_t *c);
+/* Usable stack bytes after rounding (0 for a main coroutine). */
+LP_EXTERN size_t lp_coro_stack_size(const lp_coro_t *c);
+/* Sets how many released stacks the calling thread keeps for reuse (default
+ * 32); returns the previous limit, or 0 if the thread's record could not be
+ * allocated. 0 unmaps every stack as soon as it is released. */
+LP_EXTERN size_t lp_coro_set_stack_cache(size_t max_stacks);
+/* The context switch this build uses: "x86_64-sysv", "aarch64-aapcs64" or
+ * "ucontext". */
+LP_EXTERN const char *lp_coro_switch_impl(void);
+
+/* ---- Hub ------------------------------------------------------------------
+ *
+ * Runs coroutines on a poller, gevent-style: a coroutine spawned on the hub
+ * that waits for an fd or sleeps is suspended, and the hub resumes it when
+ * the fd is ready or the time has come (a timer heap keeps the deadlines).
+ * A coroutine-per-connection server is a loop of lp_hub_wait_fd around
+ * non-blocking reads and writes.
+ *
+ * The hub's loop runs on the stack of whoever calls lp_hub_run or
+ * lp_hub_run_once (the driver). lp_hub_run_once does one iteration and
+ * returns, so a foreign event loop can drive the hub: watch
+ * lp_poller_fileno(lp_hub_poller(hub)) for readability (epoll and kqueue
+ * have that fd; poll and select do not) and wake after lp_hub_timeout(hub)
+ * ms, then call lp_hub_run_once(hub, 0). See docs/embedding.md.
+ *
+ * The hub waits with one-shot registrations where the backend has them, so
+ * an fd may be closed and its number reused between waits. An fd closed
+ * while a coroutine waits on it is not reported by epoll or kqueue; use
+ * lp_hub_close (or lp_hub_forget, then close) for fds others may wait on.
+ */
+typedef struct lp_hub_s lp_hub_t;
+
+/* Body of a hub coroutine. When it returns, the hub frees the coroutine. */
+typedef void (*lp_hub_fn)(lp_hub_t *hub, void *arg);
+
+/* Creates a hub with its own poller. -ENOSYS: backend not built here. */
+LP_EXTERN int lp_hub_new(lp_hub_t **out, lp_backend_t backend);
+/* Frees the hub, its poller and every coroutine it still holds (their stacks
+ * are discarded as they are). NULL is ignored. -EBUSY: called from inside
+ * lp_hub_run / lp_hub_run_once of this hub. */
+LP_EXTERN int lp_hub_free(lp_hub_t *hub);
+/* The hub's poller (for lp_poller_fileno; do not register fds on it). */
+LP_EXTERN lp_poller_t *lp_hub_poller(const lp_hub_t *hub);
+/* Number of coroutines the hub holds (ready, waiting or running). */
+LP_EXTERN size_t lp_hub_count(const lp_hub_t *hub);
+/*
+ * Creates a coroutine that will run fn(hub, arg) with stack_size bytes of
+ * stack (as lp_coro_new) and queues it to run. Callable from anywhere on
+ * the hub's thread, including hub coroutines. If out is not NULL it gets the
+ * coroutine, valid until fn returns. -EINVAL: fn is NULL; -ENOMEM.
+ */
+LP_EXTERN int lp_hub_spawn(lp_hub_t *hub, lp_hub_fn fn, void *arg, size_t stack_size,
+                           lp_coro_t **out);
+/*
+ * From a hub coroutine: waits until fd is ready for any of events
+ * (LP_EVENT_READ | LP_EVENT_WRITE) or timeout_ms passes (negative: no
+ * limit). Returns the ready events (> 0), 0 on timeout, -ECANCELED if
+ * lp_hub_forget / lp_hub_close / lp_hub_cancel ended the wait, -EBUSY if
+ * another coroutine already waits for the same event on fd, -EPERM if the
+ * caller is not a coroutine of this hub, or the poller's error (-EBADF, ...).
+ */
+LP_EXTERN int lp_hub_wait_fd(lp_hub_t *hub, int fd, unsigned events, int timeout_ms);
+/* From a hub coroutine: sleeps timeout_ms (0 lets the other ready coroutines
+ * run first). Returns 0, -ECANCELED (lp_hub_cancel), or -EPERM. */
+LP_EXTERN int lp_hub_sleep(lp_hub_t *hub, int timeout_ms);
+/* Wakes a coroutine of this hub that waits or sleeps: its wait returns
+ * -ECANCELED. -ENOENT: it does not belong to this hub (or is not waiting);
+ * the caller may be any code on the hub's thread. */
+LP_EXTERN int lp_hub_cancel(lp_hub_t *hub, lp_coro_t *co);
+/* Removes fd from the hub's poller; coroutines waiting on it get
+ * -ECANCELED. Returns 0 (also when fd was not registered). */
+LP_EXTERN int lp_hub_forget(lp_hub_t *hub, int fd);
+/* lp_hub_forget, then close(fd). Returns 0 or close's -errno. */
+LP_EXTERN int lp_hub_close(lp_hub_t *hub, int fd);
+/*
+ * One iteration: waits for readiness at most timeout_ms (negative: until an
+ * fd or a timer is due; 0 when a coroutine is ready to run), wakes the
+ * coroutines whose fds or timers are due and runs every ready coroutine
+ * until it waits or finishes. Returns the number of coroutines the hub still
+ * holds, or -EDEADLK when called from a coroutine of this hub, or the
+ * poller's -errno.
+ */
+LP_EXTERN int lp_hub_run_once(lp_hub_t *hub, int timeout_ms);
+/* Runs iterations until no coroutine is left or lp_hub_stop is called.
+ * Returns 0, or an error as lp_hub_run_once. */
+LP_EXTERN int lp_hub_run(lp_hub_t *hub);
+/* Makes lp_hub_run return after the current iteration. */
+LP_EXTERN void lp_hub_stop(lp_hub_t *hub);
+/* Milliseconds until lp_hub_run_once has work: 0 when a coroutine is ready,
+ * the time to the earliest deadline (rounded up), or -1 when only fds can
+ * wake the hub. */
+LP_EXTERN int lp_hub_timeout(const lp_hub_t *hub);
+
 #ifdef __cplusplus
 }
 #endif
