@@ -44,24 +44,11 @@
 
 #include "addon.h"
 
-#ifndef LP_GREENLET_SPINS
-#define LP_GREENLET_SPINS 0
-#endif
-
 namespace {
 
 // A binary semaphore: post() wakes one wait(); a post before the wait is kept.
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
 class Baton {
  public:
-  static constexpr int kSpins = LP_GREENLET_SPINS;
   void post() {
 #if defined(__linux__)
     if (state_.exchange(1, std::memory_order_release) == 2)
@@ -74,16 +61,7 @@ class Baton {
   }
   void wait() {
 #if defined(__linux__)
-    // 0: empty, 1: posted, 2: a waiter sleeps. Spin briefly first: a
-    // ping-pong partner usually posts within a few microseconds, and a
-    // sleep plus wake-up costs more than that.
-    for (int i = 0; i < kSpins; i++) {
-      int expected = 1;
-      if (state_.load(std::memory_order_relaxed) == 1 &&
-          state_.compare_exchange_strong(expected, 0, std::memory_order_acquire))
-        return;
-      cpu_relax();
-    }
+    // 0: empty, 1: posted, 2: a waiter sleeps.
     for (;;) {
       int expected = 1;
       if (state_.compare_exchange_strong(expected, 0, std::memory_order_acquire)) return;
