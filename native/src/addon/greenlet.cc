@@ -34,6 +34,7 @@
 #include <vector>
 
 #if defined(__linux__)
+#include <sched.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -106,6 +107,8 @@ struct Worker {
   pthread_t thread;
   size_t stack_size = 0;
   uintptr_t stack_low = 0;  // lowest usable address of the thread's stack
+  std::atomic<int> tid{0};  // kernel thread id (Linux), for CPU affinity
+  int cpu = -1;             // the CPU this thread is pinned to, -1 if none
   Baton baton;
   Record *assigned = nullptr;
   bool exit = false;
@@ -131,6 +134,7 @@ class GreenletRuntime {
   friend void *WorkerMain(void *arg);
   Worker *TakeWorker(size_t stack_size);
   Baton *RunOnWorker(Worker *w);
+  void FollowCpu(Record *target);
   void Shutdown();
 
   napi_env env_;
@@ -157,6 +161,9 @@ void *WorkerMain(void *arg) {
     size_t size;
     pthread_attr_getstack(&attr, &addr, &size);
     w->stack_low = (uintptr_t)addr;
+#if defined(__linux__)
+    w->tid.store((int)syscall(SYS_gettid), std::memory_order_release);
+#endif
     pthread_attr_destroy(&attr);
   }
   for (;;) {
@@ -258,6 +265,7 @@ int GreenletRuntime::SwitchTo(int id) {
     // Wake the target only once the lock is free, or it would wake only to
     // block on the isolate lock (a second sleep and wake per switch).
     v8::Unlocker unlocker(isolate_);
+    FollowCpu(target);
     target->baton->post();
     self->baton->wait();
   }
@@ -270,6 +278,25 @@ int GreenletRuntime::SwitchTo(int id) {
 // Runs one greenlet to completion on worker w, gives the thread back to the
 // pool, makes the greenlet the trampoline names current and returns its
 // baton, which the caller posts once the isolate lock is released.
+// Keeps the target's thread on the CPU of the thread that wakes it. Only one
+// of them runs at a time, and waking a thread on another, idle vCPU costs
+// ~20 us on the VM this was measured on (about 2.5 us on the same CPU).
+// sched_getcpu is a vDSO call; the affinity syscall happens only when the
+// waker has moved to another CPU.
+void GreenletRuntime::FollowCpu(Record *target) {
+#if defined(__linux__)
+  Worker *w = target->worker;
+  if (w == nullptr) return;
+  int tid = w->tid.load(std::memory_order_acquire);
+  int cpu = sched_getcpu();
+  if (tid == 0 || cpu < 0 || cpu == w->cpu) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(tid, sizeof set, &set) == 0) w->cpu = cpu;
+#endif
+}
+
 Baton *GreenletRuntime::RunOnWorker(Worker *w) {
   Record *r = w->assigned;
   v8::Locker locker(isolate_);
