@@ -1,8 +1,11 @@
-// The `looplet` command line (bin/looplet.js): `looplet bench poller`.
-// Exit codes: 0 done, 1 a target failed under --check, 2 usage error.
+// The `looplet` command line (bin/looplet.js): `looplet bench poller`,
+// `looplet bench greenlet`, `looplet bench switch`.
+// Exit codes: 0 done, 1 a target failed under --check (or the benchmark
+// failed), 2 usage error or a benchmark not available in this build.
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Poller, type Backend } from './poller';
+import { greenletBenchCommand, RSS_GREENLETS, SMALL_STACK } from './bench/greenlet';
 import { pollerBenchCommand } from './bench/poller';
 
 const USAGE = `Usage: looplet <command> [options]
@@ -10,6 +13,9 @@ const USAGE = `Usage: looplet <command> [options]
 Commands:
   bench poller [options]   Poller.select(0) per backend (epoll/kqueue/poll/select) against
                            the C floor, the bare syscall and Python's selectors
+  bench greenlet [options] Greenlet switch, spawn and memory against python-greenlet and gevent
+  bench switch [options]   coroutine switch cost at each level: lp_coro in C, boost.context,
+                           python-greenlet and the JS Greenlet
 
 Options:
   -h, --help               show this help (also: looplet bench --help)
@@ -19,8 +25,46 @@ const BENCH_USAGE = `Usage: looplet bench <benchmark> [options]
 
 Benchmarks:
   poller                   Poller.select(0) cost per call against registered fds
+  greenlet                 Greenlet switch, spawn + finish, RSS per suspended greenlet
+  switch                   coroutine switch cost, native core to JS Greenlet
 
-Run 'looplet bench poller --help' for its options.
+Run 'looplet bench <benchmark> --help' for its options.
+`;
+
+const greenletUsage = (): string => `Usage: looplet bench greenlet [options]
+
+Measures looplet's Greenlet next to python-greenlet and gevent (median and p99 us
+over blocks of operations): the ping-pong switch between the main greenlet and
+one greenlet, a round trip (gevent: sleep(0)), spawn + run + finish of a trivial
+greenlet with the thread pool warm (gevent: spawn(f).join()), and the VmRSS per
+suspended greenlet with ${RSS_GREENLETS.toLocaleString('en-US')} of them (default stack and stackSize ${SMALL_STACK}).
+Each trial runs in a fresh process; the implementations take turns. Prints a table
+with the targets; writes <out>/greenlet-<timestamp>.{json,svg} and
+greenlet-latest.{json,svg}.
+
+Options:
+  --quick                  one round and fewer blocks (under 10 s; the full run takes 20-30 s)
+  --out DIR                results folder (default: ./bench-results)
+  --python PATH            Python for the peers (default: /usr/bin/python3 if present)
+  --no-python              skip the python-greenlet and gevent peers
+  --install-peers          when greenlet or gevent do not import, and this runs as root
+                           with apt-get: apt-get install -y python3-greenlet python3-gevent
+                           (apt-get update first only if that fails)
+  --no-pinned              skip the diagnostic rows of looplet pinned to one CPU (taskset)
+  --check                  exit with status 1 when a project target fails
+  -h, --help               show this help
+`;
+
+const SWITCH_USAGE = `Usage: looplet bench switch [options]
+
+Coroutine switch cost at each level, side by side in one run: lp_coro in C next to
+boost.context and swapcontext (a C++ program built with CMake into build-c/),
+python-greenlet and the JS Greenlet. Writes <out>/switch-*.{json,svg}.
+
+Options:
+  --quick                  fewer blocks
+  --out DIR                results folder (default: ./bench-results)
+  -h, --help               show this help
 `;
 
 const pollerUsage = (): string => `Usage: looplet bench poller [options]
@@ -97,6 +141,84 @@ function benchPoller(args: string[]): number {
   return values.check && result.targets.some((t) => t.pass === false) ? 1 : 0;
 }
 
+function benchGreenlet(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string', default: 'bench-results' },
+      python: { type: 'string' },
+      'no-python': { type: 'boolean', default: false },
+      'install-peers': { type: 'boolean', default: false },
+      'no-pinned': { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(greenletUsage());
+    return 0;
+  }
+  if (values.python !== undefined && values['no-python']) throw new UsageError('--python and --no-python conflict');
+  if (values['install-peers'] && values['no-python']) throw new UsageError('--install-peers and --no-python conflict');
+  const result = greenletBenchCommand({
+    quick: values.quick,
+    out: path.resolve(values.out),
+    python: values['no-python'] ? null : values.python,
+    installPeers: values['install-peers'],
+    pinned: !values['no-pinned'],
+    command: ['looplet', 'bench', 'greenlet', ...args].join(' '),
+  });
+  return values.check && result.targets.some((t) => t.pass === false) ? 1 : 0;
+}
+
+type RunSwitchBench = (opts: { quick: boolean; out: string }) => unknown;
+
+/** lib/bench/switch.ts's runSwitchBench, or null when this build lacks it. */
+function loadSwitchBench(): RunSwitchBench | null {
+  try {
+    // Loaded on demand: the benchmark is optional, and the other commands must not depend on it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require('./bench/switch') as { runSwitchBench?: unknown };
+    return typeof mod.runSwitchBench === 'function' ? (mod.runSwitchBench as RunSwitchBench) : null;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'MODULE_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
+/** Starts the switch benchmark; its outcome lands in process.exitCode when it settles. */
+function benchSwitch(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string', default: 'bench-results' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(SWITCH_USAGE);
+    return 0;
+  }
+  const run = loadSwitchBench();
+  if (run === null) {
+    process.stderr.write('looplet bench switch: not available yet (this build has no runSwitchBench in lib/bench/switch.ts)\n');
+    return 2;
+  }
+  Promise.resolve()
+    .then(() => run({ quick: values.quick, out: path.resolve(values.out) }))
+    .catch((err: unknown) => {
+      process.stderr.write(`looplet bench switch: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    });
+  return 0;
+}
+
 function dispatch(argv: string[]): number {
   const [command, ...rest] = argv;
   if (command === '-h' || command === '--help') {
@@ -110,6 +232,8 @@ function dispatch(argv: string[]): number {
     return 0;
   }
   if (benchmark === 'poller') return benchPoller(options);
+  if (benchmark === 'greenlet') return benchGreenlet(options);
+  if (benchmark === 'switch') return benchSwitch(options);
   process.stderr.write(`looplet bench: ${benchmark === undefined ? 'no benchmark given' : `unknown benchmark '${benchmark}'`}\n\n${BENCH_USAGE}`);
   return 2;
 }
@@ -121,7 +245,8 @@ export function main(argv: string[]): number {
   } catch (err) {
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (!usage) throw err;
-    process.stderr.write(`looplet: ${(err as Error).message}\n\n${argv[0] === 'bench' ? (argv[1] === 'poller' ? pollerUsage() : BENCH_USAGE) : USAGE}`);
+    const benchUsage: Record<string, () => string> = { poller: pollerUsage, greenlet: greenletUsage, switch: () => SWITCH_USAGE };
+    process.stderr.write(`looplet: ${(err as Error).message}\n\n${argv[0] === 'bench' ? (Object.hasOwn(benchUsage, argv[1]) ? benchUsage[argv[1]]() : BENCH_USAGE) : USAGE}`);
     return 2;
   }
 }

@@ -5,7 +5,6 @@
 // plans, collects, reports and writes bench-results/poller-*.{json,svg}.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { binding, packageRoot } from '../binding';
 import { Poller, type Backend } from '../poller';
@@ -13,13 +12,14 @@ import type { ChurnOutcome, ChurnTrial, Phases, SelectOutcome, SelectTrial, Tria
 import {
   chart,
   computeTargets,
+  machineInfo,
   textReport,
   type ChurnRow,
-  type Machine,
   type PhaseSummaries,
   type PollerBenchResult,
   type SelectRow,
 } from './report';
+import { runProcess } from './process';
 import { fmt, summarize } from './stats';
 
 export interface PollerBenchOptions {
@@ -54,7 +54,6 @@ const MODES: Record<'quick' | 'full', Mode> = {
 const FD_SETSIZE = 1024;
 /** fds a trial process needs besides its socketpairs (stdio, V8/libuv, Python's own). */
 const SPARE_FDS = 64;
-const TRIAL_TIMEOUT_MS = 300_000;
 
 const progress = (line: string): boolean => process.stderr.write(line + '\n');
 
@@ -81,39 +80,7 @@ function findPython(opt: string | null | undefined): { exe: string; version: str
   return { exe, version: r.stdout.trim(), script };
 }
 
-/** Runs one trial in a fresh process and parses the JSON it prints. */
-function runProcess<T>(exe: string, args: string[], trial: Trial): T {
-  const r = spawnSync(exe, [...args, JSON.stringify(trial)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: TRIAL_TIMEOUT_MS,
-  });
-  if (r.status !== 0) {
-    const why = r.error?.message ?? (r.stderr.trim().split('\n').slice(-3).join(' / ') || `exit ${r.status ?? r.signal}`);
-    throw new Error(why);
-  }
-  return JSON.parse(r.stdout) as T;
-}
-
 const summarizePhases = (p: Phases): PhaseSummaries => ({ register: summarize(p[0]), modify: summarize(p[1]), unregister: summarize(p[2]) });
-
-function machineInfo(nofile: [number, number] | null, python: string | null): Machine {
-  const cpus = os.cpus();
-  return {
-    cpu: cpus[0]?.model.trim() ?? 'unknown CPU',
-    cpus: cpus.length,
-    totalMemoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    os: `${os.type()} ${os.release()}`,
-    kernel: os.release(),
-    arch: os.arch(),
-    node: process.version,
-    python,
-    nofileLimit: nofile,
-    loadAverage: os.loadavg().map((v) => Math.round(v * 100) / 100),
-    date: new Date().toISOString(),
-  };
-}
 
 function writeResults(dir: string, result: PollerBenchResult, svg: string): string[] {
   fs.mkdirSync(dir, { recursive: true });

@@ -64,3 +64,59 @@ export interface ChurnSamples {
 
 export type SelectOutcome = SelectSamples | Unavailable;
 export type ChurnOutcome = ChurnSamples | Unavailable;
+
+// `looplet bench greenlet`: the Node worker (greenlet-worker.ts) and the
+// Python peer (benchmarks/greenlet_peer.py) take the same trials. Timed
+// samples are nanoseconds per operation, one per block of K operations.
+
+/**
+ * switch: ping-pong between the main greenlet and one greenlet looping
+ * main.switch(); a sample is ns per switch (a round trip is 2 switches).
+ * spawn: new Greenlet(() => 1).switch() (Python: greenlet(f).switch()).
+ * gevent-spawn: gevent.spawn(f).join(); gevent-sleep: gevent.sleep(0).
+ */
+export interface GreenletTimedTrial {
+  kind: 'switch' | 'spawn' | 'gevent-spawn' | 'gevent-sleep';
+  blocks: number;
+  /** Aim for blocks of this many µs: K = operations per block follows from it. */
+  blockUs: number;
+  warmupMs: number;
+}
+
+/** VmRSS before and after creating `count` greenlets, each suspended by one switch. */
+export interface GreenletRssTrial {
+  kind: 'rss';
+  count: number;
+  /** options.stackSize for looplet; null: the default. Python ignores it. */
+  stackSize: number | null;
+}
+
+export type GreenletTrial = GreenletTimedTrial | GreenletRssTrial;
+
+export interface GreenletTimedSamples {
+  ok: true;
+  samples: number[];
+  /** Operations per block. */
+  k: number;
+  /** looplet: pooled OS threads after warm-up and after the timed blocks. */
+  threads?: { afterWarmup: number; afterRun: number };
+  versions?: Record<string, string>;
+}
+
+export interface GreenletRssSamples {
+  ok: true;
+  count: number;
+  stackSize: number | null;
+  rssBeforeKiB: number;
+  rssAfterKiB: number;
+  /** Where RSS was read: /proc/self/status VmRSS, or a fallback. */
+  rssSource: string;
+  /** Mean µs to create and first switch into one of them (for looplet this includes starting a thread). */
+  createUs: number;
+  /** looplet: OS threads of the greenlet runtime with all of them suspended. */
+  threads?: number;
+  versions?: Record<string, string>;
+}
+
+export type GreenletTimedOutcome = GreenletTimedSamples | Unavailable;
+export type GreenletRssOutcome = GreenletRssSamples | Unavailable;

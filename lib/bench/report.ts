@@ -1,5 +1,7 @@
 // The results of `looplet bench poller`: their shape (also the JSON file's),
-// the targets computed from them, the text tables and the chart.
+// the targets computed from them, the text tables and the chart; plus the
+// pieces every benchmark shares (machine info, tables, target lines).
+import * as os from 'node:os';
 import type { Backend } from '../poller';
 import { fmt, slope, type Summary } from './stats';
 import { logLogChart, type Series } from './svg';
@@ -66,6 +68,24 @@ export interface Machine {
   /** os.loadavg() when the run started: other work on the machine skews absolute times. */
   loadAverage: number[];
   date: string;
+}
+
+/** The machine a run happens on; nofile: RLIMIT_NOFILE when the run raised it, python: the peer's version. */
+export function machineInfo(nofile: [number, number] | null, python: string | null): Machine {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown CPU',
+    cpus: cpus.length,
+    totalMemoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    os: `${os.type()} ${os.release()}`,
+    kernel: os.release(),
+    arch: os.arch(),
+    node: process.version,
+    python,
+    nofileLimit: nofile,
+    loadAverage: os.loadavg().map((v) => Math.round(v * 100) / 100),
+    date: new Date().toISOString(),
+  };
 }
 
 export interface PollerBenchResult {
@@ -136,7 +156,7 @@ export function computeTargets(rows: SelectRow[], backends: Backend[]): Target[]
 }
 
 /** Left-aligns the first `textCols` columns, right-aligns the rest. */
-function table(header: string[], rows: string[][], textCols: number): string {
+export function table(header: string[], rows: string[][], textCols: number): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string =>
     cells

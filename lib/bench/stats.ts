@@ -33,6 +33,14 @@ export function summarize(samplesNs: ArrayLike<number>): Summary {
   };
 }
 
+/** The median of some values (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) throw new RangeError('median: no values');
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 /** log-log slope of cost against N between two points: 0 is flat, 1 is linear. */
 export function slope(nMin: number, costMin: number, nMax: number, costMax: number): number {
   return Math.log(costMax / costMin) / Math.log(nMax / nMin);

@@ -1,4 +1,5 @@
-// A hand-written SVG line chart with logarithmic axes (no dependencies).
+// Hand-written SVG charts (no dependencies): lines on log-log axes, and
+// grouped bars on a logarithmic y axis.
 
 export interface Series {
   label: string;
@@ -109,4 +110,129 @@ export function logLogChart(opts: ChartOptions): string {
   });
   add('</svg>');
   return out.join('\n') + '\n';
+}
+
+export interface Bar {
+  /** Index into BarChartOptions.series. */
+  series: number;
+  value: number;
+  /** Draws a whisker from the value up to it. */
+  p99?: number;
+  /** A short line under the value label (e.g. which operation a peer ran). */
+  caption?: string;
+}
+
+export interface BarGroup {
+  label: string;
+  sublabel?: string;
+  bars: Bar[];
+  /** A dashed line across the group, explained under its label. */
+  target?: { value: number; label: string };
+}
+
+export interface BarChartOptions {
+  title: string;
+  subtitle: string;
+  yLabel: string;
+  /** ink: the colour of a value written inside a bar (default white). */
+  series: Array<{ label: string; color: string; ink?: string }>;
+  groups: BarGroup[];
+  notes?: string[];
+}
+
+/** Grouped bars on a logarithmic y axis; a series missing from a group shows "n/a". */
+export function logBarChart(opts: BarChartOptions): string {
+  // A target line keeps some room below it, so that it never lies on the axis.
+  const values = opts.groups.flatMap((g) => [...g.bars.flatMap((b) => [b.value, b.p99 ?? b.value]), ...(g.target ? [g.target.value * 0.8] : [])]).filter((v) => v > 0);
+  if (values.length === 0) values.push(1, 10);
+  const [y0, y1] = decades(values);
+  const sy = (y: number): number => PLOT.top + PLOT.height - ((Math.log10(y) - y0) / (y1 - y0)) * PLOT.height;
+  const bottom = PLOT.top + PLOT.height;
+  const out: string[] = [];
+  const add = (s: string): number => out.push(s);
+
+  add(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif">`);
+  add(`<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`);
+  add(`<text x="${WIDTH / 2}" y="30" text-anchor="middle" font-size="17" font-weight="bold">${escapeXml(opts.title)}</text>`);
+  add(`<text x="${WIDTH / 2}" y="52" text-anchor="middle" font-size="12" fill="#444">${escapeXml(opts.subtitle)}</text>`);
+  for (let e = y0; e <= y1; e++) {
+    const y = sy(10 ** e);
+    add(`<line x1="${PLOT.left}" y1="${r1(y)}" x2="${PLOT.left + PLOT.width}" y2="${r1(y)}" stroke="#cccccc"/>`);
+    add(`<text x="${PLOT.left - 8}" y="${r1(y + 4)}" text-anchor="end" font-size="12">${tickLabel(e, ' ')}</text>`);
+    for (let m = 2; m <= 9 && e < y1; m++) {
+      const ym = sy(m * 10 ** e);
+      add(`<line x1="${PLOT.left}" y1="${r1(ym)}" x2="${PLOT.left + PLOT.width}" y2="${r1(ym)}" stroke="#eeeeee"/>`);
+    }
+  }
+  const yMid = PLOT.top + PLOT.height / 2;
+  add(`<text x="22" y="${yMid}" text-anchor="middle" font-size="13" transform="rotate(-90 22 ${yMid})">${escapeXml(opts.yLabel)}</text>`);
+
+  const groupWidth = PLOT.width / Math.max(1, opts.groups.length);
+  const slots = Math.max(1, opts.series.length);
+  const barWidth = Math.min(44, (groupWidth * 0.78) / slots);
+  opts.groups.forEach((group, gi) => {
+    const left = PLOT.left + gi * groupWidth + (groupWidth - barWidth * slots) / 2;
+    if (gi > 0) add(`<line x1="${r1(PLOT.left + gi * groupWidth)}" y1="${PLOT.top}" x2="${r1(PLOT.left + gi * groupWidth)}" y2="${bottom}" stroke="#dddddd"/>`);
+    for (let si = 0; si < slots; si++) {
+      const x = left + si * barWidth;
+      const cx = x + barWidth / 2;
+      const bar = group.bars.find((b) => b.series === si);
+      if (!bar || !(bar.value > 0)) {
+        add(`<text x="${r1(cx)}" y="${bottom - 6}" text-anchor="middle" font-size="10" fill="#888">n/a</text>`);
+        continue;
+      }
+      const top = sy(bar.value);
+      const color = opts.series[si].color;
+      add(`<rect x="${r1(x + 2)}" y="${r1(top)}" width="${r1(barWidth - 4)}" height="${r1(bottom - top)}" fill="${color}"/>`);
+      let labelY = top - 5;
+      if (bar.p99 !== undefined && bar.p99 > bar.value) {
+        const yp = sy(bar.p99);
+        add(`<line x1="${r1(cx)}" y1="${r1(top)}" x2="${r1(cx)}" y2="${r1(yp)}" stroke="#333333"/>`);
+        add(`<line x1="${r1(cx - 5)}" y1="${r1(yp)}" x2="${r1(cx + 5)}" y2="${r1(yp)}" stroke="#333333"/>`);
+        labelY = yp - 5;
+      }
+      // The value goes inside the top of its bar where the bar is tall enough, else above the whisker.
+      const inside = bottom - top >= 20;
+      const valueY = inside ? top + 14 : labelY;
+      const fill = inside ? ` fill="${opts.series[si].ink ?? '#ffffff'}" font-weight="bold"` : '';
+      add(`<text x="${r1(cx)}" y="${r1(valueY)}" text-anchor="middle" font-size="11"${fill}>${escapeXml(valueLabel(bar.value))}</text>`);
+      if (!inside) labelY -= 13;
+      if (bar.caption) add(`<text x="${r1(cx)}" y="${r1(labelY)}" text-anchor="middle" font-size="10" fill="#555">${escapeXml(bar.caption)}</text>`);
+    }
+    if (group.target) {
+      const y = sy(group.target.value);
+      const x0 = PLOT.left + gi * groupWidth + 6;
+      const x1 = PLOT.left + (gi + 1) * groupWidth - 6;
+      add(`<line x1="${r1(x0)}" y1="${r1(y)}" x2="${r1(x1)}" y2="${r1(y)}" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="6 4"/>`);
+    }
+    const cx = PLOT.left + (gi + 0.5) * groupWidth;
+    add(`<text x="${r1(cx)}" y="${bottom + 18}" text-anchor="middle" font-size="12">${escapeXml(group.label)}</text>`);
+    if (group.sublabel) add(`<text x="${r1(cx)}" y="${bottom + 34}" text-anchor="middle" font-size="11" fill="#555">${escapeXml(group.sublabel)}</text>`);
+    if (group.target) {
+      const y = bottom + (group.sublabel ? 50 : 34);
+      add(`<line x1="${r1(cx - 62)}" y1="${y - 4}" x2="${r1(cx - 44)}" y2="${y - 4}" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="6 4"/>`);
+      add(`<text x="${r1(cx - 40)}" y="${y}" font-size="11" fill="#c0392b">${escapeXml(group.target.label)}</text>`);
+    }
+  });
+  add(`<rect x="${PLOT.left}" y="${PLOT.top}" width="${PLOT.width}" height="${PLOT.height}" fill="none" stroke="#333333"/>`);
+
+  opts.series.forEach((s, i) => {
+    const y = PLOT.top + 10 + i * 22;
+    add(`<rect x="${LEGEND_X}" y="${y - 7}" width="28" height="14" fill="${s.color}"/>`);
+    add(`<text x="${LEGEND_X + 36}" y="${y + 4}" font-size="12">${escapeXml(s.label)}</text>`);
+  });
+  (opts.notes ?? []).forEach((note, i) => {
+    const y = PLOT.top + 10 + opts.series.length * 22 + 16 + i * 16;
+    add(`<text x="${LEGEND_X}" y="${y}" font-size="11" fill="#555">${escapeXml(note)}</text>`);
+  });
+  add('</svg>');
+  return out.join('\n') + '\n';
+}
+
+/** About three significant digits. */
+function valueLabel(v: number): string {
+  if (v >= 100) return v.toFixed(0);
+  if (v >= 10) return v.toFixed(1);
+  if (v >= 1) return v.toFixed(2);
+  return v.toPrecision(3);
 }

@@ -7,27 +7,9 @@ import { nativeOf } from '../internal';
 import { EVENT_READ, EVENT_WRITE, Poller } from '../poller';
 import * as sys from '../sys';
 import type { ChurnOutcome, ChurnTrial, Phases, SelectOutcome, SelectTrial, Trial } from './protocol';
+import { nowNs, warmAndCalibrate, type BlockRunner } from './timing';
 
 const FD_SETSIZE = 1024;
-
-/** Runs `blocks` blocks of `perBlock` calls; returns the mean ns per call of each block. */
-type BlockRunner = (blocks: number, perBlock: number) => ArrayLike<number>;
-
-const nowNs = (): bigint => process.hrtime.bigint();
-
-/**
- * Warms a runner up for warmupMs while calibrating K, the calls per block
- * that make a block last about targetNs. Returns K.
- */
-function warmAndCalibrate(run: BlockRunner, targetNs: number, warmupMs: number): number {
-  const end = nowNs() + BigInt(Math.round(warmupMs * 1e6));
-  let k = 1;
-  do {
-    const perCall = Math.max(run(1, k)[0], 1);
-    k = Math.min(Math.max(1, Math.round(targetNs / perCall)), 10_000_000);
-  } while (nowNs() < end);
-  return k;
-}
 
 /** Spreads `active` indexes evenly over 0..n-1 (the middle one when active is 1). */
 function activeIndexes(n: number, active: number): number[] {

@@ -1,0 +1,615 @@
+// `looplet bench greenlet`: looplet's Greenlet against python-greenlet and
+// gevent, side by side in one run: ping-pong switch, spawn + run + finish,
+// RSS per suspended greenlet. Every trial runs in a fresh process
+// (greenlet-worker.ts, benchmarks/greenlet_peer.py), the implementations
+// taking turns round by round; this parent plans, collects, reports and
+// writes bench-results/greenlet-*.{json,svg}.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { packageRoot } from '../binding';
+import { runProcess } from './process';
+import type { GreenletRssOutcome, GreenletRssSamples, GreenletTimedOutcome, GreenletTimedTrial } from './protocol';
+import { machineInfo, machineLine, table, targetLines, type Machine, type Status, type Target } from './report';
+import { fmt, median, summarize, type Summary } from './stats';
+import { logBarChart, type BarGroup } from './svg';
+
+export interface GreenletBenchOptions {
+  quick: boolean;
+  /** Results folder. */
+  out: string;
+  /** Python interpreter for the peers; null skips them; undefined: /usr/bin/python3. */
+  python?: string | null;
+  /** apt-get install python3-greenlet python3-gevent when they are missing (root only). */
+  installPeers: boolean;
+  /** Also measure looplet pinned to one CPU with taskset (Linux, more than one CPU allowed). */
+  pinned: boolean;
+  /** The command line, recorded in the JSON. */
+  command: string;
+}
+
+/** The project's targets (issue 3), checked against the figures of the run. */
+export const SWITCH_MAX_US = 1.0;
+export const SPAWN_MAX_US = 10;
+export const RSS_MAX_KIB = 20;
+/** Greenlets suspended at once for the RSS figure. */
+export const RSS_GREENLETS = 10_000;
+export const SMALL_STACK = 131_072;
+
+interface Mode {
+  /** Each implementation's blocks are measured in this many processes, the implementations taking turns. */
+  rounds: number;
+  /** Blocks per implementation and operation, in total. */
+  blocks: number;
+  blockUs: number;
+  warmupMs: number;
+  /** Processes per RSS figure (the median is reported). */
+  rssRuns: number;
+}
+
+const MODES: Record<'quick' | 'full', Mode> = {
+  quick: { rounds: 1, blocks: 100, blockUs: 300, warmupMs: 30, rssRuns: 1 },
+  full: { rounds: 3, blocks: 600, blockUs: 500, warmupMs: 150, rssRuns: 3 },
+};
+
+/**
+ * looplet-1cpu: looplet with its process pinned to one CPU (taskset), a
+ * diagnostic: a switch wakes another OS thread, and on an idle multi-CPU VM
+ * the kernel tends to wake it on the idle CPU, which most likely costs a
+ * hypervisor round trip; pinned, the hand-off stays on one CPU.
+ */
+export type Impl = 'looplet' | 'looplet-1cpu' | 'greenlet' | 'gevent';
+const IMPLS: Impl[] = ['looplet', 'looplet-1cpu', 'greenlet', 'gevent'];
+const PEERS: Impl[] = ['greenlet', 'gevent'];
+const IMPL_LABELS: Record<Impl, string> = {
+  looplet: 'looplet Greenlet',
+  'looplet-1cpu': 'looplet Greenlet (1 CPU)',
+  greenlet: 'python-greenlet',
+  gevent: 'gevent',
+};
+
+/** One implementation's figure for one operation. */
+export interface TimedCell {
+  status: Status;
+  /** µs per operation: median and p99 of the per-block means, over all rounds. */
+  summary?: Summary;
+  /** What this implementation ran, where it differs from the row's operation. */
+  op: string;
+  /** Operations per block, per round. */
+  k?: number[];
+  /** looplet: the runtime's OS threads after warm-up and after the timed blocks, per round. */
+  threads?: Array<{ afterWarmup: number; afterRun: number }>;
+  note?: string;
+}
+
+export interface TimedRow {
+  key: 'switch' | 'roundtrip' | 'spawn';
+  label: string;
+  unit: string;
+  cells: Partial<Record<Impl, TimedCell>>;
+}
+
+export interface RssCell {
+  status: Status;
+  /** Median over the runs of (VmRSS after - VmRSS before) / count, KiB. */
+  kibPerGreenlet?: number;
+  runs?: Array<Omit<GreenletRssSamples, 'ok'> & { kibPerGreenlet: number }>;
+  note?: string;
+}
+
+export interface RssRow {
+  key: 'rss-default' | 'rss-small-stack';
+  label: string;
+  unit: string;
+  stackSize: number | null;
+  cells: Partial<Record<'looplet' | 'greenlet', RssCell>>;
+}
+
+export interface Peers {
+  python: string | null;
+  pythonVersion: string | null;
+  greenlet: string | null;
+  gevent: string | null;
+  script: string | null;
+}
+
+export interface GreenletBenchResult {
+  benchmark: 'looplet bench greenlet';
+  command: string;
+  mode: 'quick' | 'full';
+  machine: Machine;
+  peers: Peers;
+  settings: Record<string, unknown>;
+  notes: string[];
+  timed: TimedRow[];
+  rss: RssRow[];
+  targets: Target[];
+  durationSeconds: number;
+}
+
+const progress = (line: string): boolean => process.stderr.write(line + '\n');
+
+function probe(exe: string, code: string): string | null {
+  const r = spawnSync(exe, ['-c', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function probePeers(exe: string): Omit<Peers, 'script'> {
+  return {
+    python: exe,
+    pythonVersion: probe(exe, 'import platform; print(platform.python_version())'),
+    greenlet: probe(exe, 'import greenlet; print(greenlet.__version__)'),
+    gevent: probe(exe, 'import gevent; print(gevent.__version__)'),
+  };
+}
+
+const APT_PACKAGES = ['python3-greenlet', 'python3-gevent'];
+
+/** apt-get install of the peers; apt-get update first only if the plain install fails. Returns a note. */
+function installPeers(): string {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return '--install-peers: not running as root, nothing installed';
+  if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).error) return '--install-peers: apt-get not found, nothing installed';
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const apt = (args: string[]): boolean => {
+    progress(`looplet bench greenlet: apt-get ${args.join(' ')}`);
+    return spawnSync('apt-get', args, { stdio: ['ignore', 2, 2], env }).status === 0;
+  };
+  const install = ['install', '-y', ...APT_PACKAGES];
+  if (apt(install) || (apt(['update']) && apt(install))) return `--install-peers: apt-get install -y ${APT_PACKAGES.join(' ')} succeeded`;
+  return `--install-peers: apt-get install ${APT_PACKAGES.join(' ')} failed`;
+}
+
+/** The Python peers that can run, installing them first when asked to. */
+function findPeers(opts: GreenletBenchOptions, notes: string[]): Peers {
+  const none: Peers = { python: null, pythonVersion: null, greenlet: null, gevent: null, script: null };
+  if (opts.python === null) {
+    notes.push('Python peers skipped (--no-python)');
+    return none;
+  }
+  const exe = opts.python ?? '/usr/bin/python3';
+  if (!fs.existsSync(exe) && opts.python === undefined) {
+    notes.push(`Python peers skipped: ${exe} not found (use --python PATH)`);
+    return none;
+  }
+  const script = path.join(packageRoot(), 'benchmarks', 'greenlet_peer.py');
+  if (!fs.existsSync(script)) {
+    notes.push(`Python peers skipped: ${script} not found (it is not part of the npm package)`);
+    return none;
+  }
+  let found = probePeers(exe);
+  if (found.pythonVersion === null) {
+    notes.push(`Python peers skipped: ${exe} does not run`);
+    return none;
+  }
+  if ((found.greenlet === null || found.gevent === null) && opts.installPeers) {
+    notes.push(installPeers());
+    found = probePeers(exe);
+  }
+  const hint = !opts.installPeers
+    ? ' (Debian: apt-get install python3-greenlet python3-gevent, or run with --install-peers as root)'
+    : exe !== '/usr/bin/python3'
+      ? " (Debian's packages serve /usr/bin/python3)"
+      : '';
+  if (found.greenlet === null) notes.push(`python-greenlet columns skipped: ${exe} -c 'import greenlet' fails${hint}`);
+  if (found.gevent === null) notes.push(`gevent column skipped: ${exe} -c 'import gevent' fails${hint}`);
+  return { ...found, script: found.greenlet === null && found.gevent === null ? null : script };
+}
+
+/** The trial kind each implementation runs for an operation. */
+const TIMED_KINDS: Record<'switch' | 'spawn', Record<Impl, GreenletTimedTrial['kind']>> = {
+  switch: { looplet: 'switch', 'looplet-1cpu': 'switch', greenlet: 'switch', gevent: 'gevent-sleep' },
+  spawn: { looplet: 'spawn', 'looplet-1cpu': 'spawn', greenlet: 'spawn', gevent: 'gevent-spawn' },
+};
+
+/** The first CPU this process may run on, for `taskset -c`; or a note why looplet is not pinned. */
+function pinCpu(opts: GreenletBenchOptions): number | { note: string } {
+  if (!opts.pinned) return { note: 'looplet on one CPU skipped (--no-pinned)' };
+  if (process.platform !== 'linux') return { note: 'looplet on one CPU skipped: needs Linux (taskset)' };
+  if (spawnSync('taskset', ['--version'], { stdio: 'ignore' }).error) return { note: 'looplet on one CPU skipped: taskset not found (util-linux)' };
+  const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  const list = m?.[1] ?? '';
+  if (!/[-,]/.test(list)) return { note: `looplet on one CPU skipped: this process may only run on CPU ${list || '?'} anyway` };
+  return Number.parseInt(list, 10);
+}
+const OPS: Record<GreenletTimedTrial['kind'], string> = {
+  switch: 'ping-pong switch',
+  spawn: 'new greenlet, switch, run to the end',
+  'gevent-spawn': 'gevent.spawn(f).join()',
+  'gevent-sleep': 'gevent.sleep(0)',
+};
+
+function writeResults(dir: string, result: GreenletBenchResult, svg: string): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  const stamp = result.machine.date.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const json = JSON.stringify(result, null, 2) + '\n';
+  const files: string[] = [];
+  for (const [name, body] of [
+    [`greenlet-${stamp}.json`, json],
+    [`greenlet-${stamp}.svg`, svg],
+    ['greenlet-latest.json', json],
+    ['greenlet-latest.svg', svg],
+  ]) {
+    fs.writeFileSync(path.join(dir, name), body);
+    files.push(path.join(dir, name));
+  }
+  return files;
+}
+
+function threadLimits(): Record<string, number | null> {
+  const read = (file: string): number | null => {
+    try {
+      return Number(fs.readFileSync(file, 'utf8').trim());
+    } catch {
+      return null;
+    }
+  };
+  return { threadsMax: read('/proc/sys/kernel/threads-max'), maxMapCount: read('/proc/sys/vm/max_map_count') };
+}
+
+export function runGreenletBench(opts: GreenletBenchOptions): GreenletBenchResult {
+  const started = Date.now();
+  const mode = MODES[opts.quick ? 'quick' : 'full'];
+  const notes: string[] = [];
+  const peers = findPeers(opts, notes);
+  const machine = machineInfo(null, peers.pythonVersion);
+  const worker = path.join(__dirname, 'greenlet-worker.js');
+  const cpu = pinCpu(opts);
+  if (typeof cpu !== 'number') notes.push(cpu.note);
+  const available = (impl: Impl): boolean =>
+    impl === 'looplet' || (impl === 'looplet-1cpu' ? typeof cpu === 'number' : peers.script !== null && peers[impl] !== null);
+  const impls = IMPLS.filter(available);
+  const command = (impl: Impl, rss: boolean): [string, string[]] => {
+    if (impl === 'looplet') return [process.execPath, rss ? ['--expose-gc', worker] : [worker]];
+    if (impl === 'looplet-1cpu') return ['taskset', ['-c', String(cpu), process.execPath, worker]];
+    return [peers.python!, [peers.script!]];
+  };
+
+  const perRound = Math.ceil(mode.blocks / mode.rounds);
+  const ops = ['switch', 'spawn'] as const;
+  const rssPlan: Array<{ impl: 'looplet' | 'greenlet'; stackSize: number | null }> = [
+    { impl: 'looplet', stackSize: null },
+    { impl: 'looplet', stackSize: SMALL_STACK },
+    ...(available('greenlet') ? [{ impl: 'greenlet' as const, stackSize: null }] : []),
+  ];
+  const total = mode.rounds * ops.length * impls.length + mode.rssRuns * rssPlan.length;
+  let done = 0;
+  const head = (): string => `[${String(++done).padStart(String(total).length)}/${total}]`;
+  progress(
+    `looplet bench greenlet (${opts.quick ? 'quick' : 'full'}): ${total} processes; ${impls.map((i) => IMPL_LABELS[i]).join(', ')}` +
+      `${peers.pythonVersion ? ` (Python ${peers.pythonVersion})` : ''}`,
+  );
+
+  // Timed operations: the implementations take turns, round by round, rotating who goes first.
+  const samples: Record<string, number[]> = {};
+  const cells: Record<string, TimedCell> = {};
+  for (const op of ops) {
+    for (const impl of impls) {
+      const kind = TIMED_KINDS[op][impl];
+      samples[`${op}:${impl}`] = [];
+      cells[`${op}:${impl}`] = { status: 'ok', op: OPS[kind], k: [], ...(impl.startsWith('looplet') ? { threads: [] } : {}) };
+    }
+  }
+  for (let r = 0; r < mode.rounds; r++) {
+    for (const op of ops) {
+      for (let j = 0; j < impls.length; j++) {
+        const impl = impls[(r + j) % impls.length];
+        const key = `${op}:${impl}`;
+        const cell = cells[key];
+        if (cell.status !== 'ok') continue;
+        const trial: GreenletTimedTrial = { kind: TIMED_KINDS[op][impl], blocks: perRound, blockUs: mode.blockUs, warmupMs: mode.warmupMs };
+        const t0 = Date.now();
+        let line: string;
+        try {
+          const out = runProcess<GreenletTimedOutcome>(...command(impl, false), trial);
+          if (!out.ok) {
+            Object.assign(cell, { status: 'n/a', note: out.reason });
+            line = `n/a: ${out.reason}`;
+          } else {
+            samples[key].push(...out.samples);
+            cell.k!.push(out.k);
+            if (out.threads) cell.threads!.push(out.threads);
+            line = `${fmt(summarize(out.samples).median)} us (K=${out.k})`;
+          }
+        } catch (err) {
+          Object.assign(cell, { status: 'error', note: (err as Error).message });
+          line = `error: ${(err as Error).message}`;
+        }
+        progress(`${head()} ${op} ${IMPL_LABELS[impl]} (${trial.kind}) round ${r + 1}/${mode.rounds}: ${line} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      }
+    }
+  }
+  for (const key of Object.keys(cells)) {
+    if (cells[key].status === 'ok') cells[key].summary = summarize(samples[key]);
+    else delete cells[key].summary;
+  }
+  const rowCells = (op: 'switch' | 'spawn', only?: Impl[]): Partial<Record<Impl, TimedCell>> =>
+    Object.fromEntries(impls.filter((i) => !only || only.includes(i)).map((i) => [i, cells[`${op}:${i}`]]));
+  // A round trip is two switches: the same blocks, counted per iteration.
+  const doubled = (c: TimedCell): TimedCell => {
+    const s = c.summary;
+    return { ...c, op: 'switch there and back', summary: s && { ...s, median: 2 * s.median, p99: 2 * s.p99, min: 2 * s.min, mean: 2 * s.mean }, k: c.k?.map((k) => k / 2) };
+  };
+  const roundtrip: Partial<Record<Impl, TimedCell>> = {};
+  for (const impl of impls) roundtrip[impl] = impl === 'gevent' ? cells[`switch:${impl}`] : doubled(cells[`switch:${impl}`]);
+  const timed: TimedRow[] = [
+    { key: 'switch', label: 'ping-pong switch', unit: 'us/switch', cells: rowCells('switch', ['looplet', 'looplet-1cpu', 'greenlet']) },
+    { key: 'roundtrip', label: 'round trip = 2 switches (gevent: sleep(0))', unit: 'us', cells: roundtrip },
+    { key: 'spawn', label: 'spawn + run + finish (gevent: spawn+join)', unit: 'us', cells: rowCells('spawn') },
+  ];
+
+  // RSS: each figure from mode.rssRuns fresh processes.
+  const rss: RssRow[] = [
+    { key: 'rss-default', label: `RSS per suspended greenlet, ${RSS_GREENLETS.toLocaleString('en-US')}`, unit: 'KiB', stackSize: null, cells: {} },
+    { key: 'rss-small-stack', label: `  same, stackSize ${SMALL_STACK}`, unit: 'KiB', stackSize: SMALL_STACK, cells: {} },
+  ];
+  for (let r = 0; r < mode.rssRuns; r++) {
+    for (const { impl, stackSize } of rssPlan) {
+      const row = rss.find((x) => x.stackSize === stackSize)!;
+      const cell = (row.cells[impl] ??= { status: 'ok', runs: [] });
+      if (cell.status !== 'ok') continue;
+      const t0 = Date.now();
+      let line: string;
+      try {
+        const out = runProcess<GreenletRssOutcome>(...command(impl, true), { kind: 'rss', count: RSS_GREENLETS, stackSize });
+        if (!out.ok) {
+          Object.assign(cell, { status: 'n/a', note: out.reason });
+          line = `n/a: ${out.reason}`;
+        } else {
+          const { ok: _, ...rest } = out;
+          const kib = (out.rssAfterKiB - out.rssBeforeKiB) / out.count;
+          cell.runs!.push({ ...rest, kibPerGreenlet: kib });
+          line = `${fmt(kib)} KiB per greenlet (VmRSS ${out.rssBeforeKiB} -> ${out.rssAfterKiB} KiB; ${fmt(out.createUs)} us to create each)`;
+        }
+      } catch (err) {
+        Object.assign(cell, { status: 'error', note: (err as Error).message });
+        line = `error: ${(err as Error).message}`;
+      }
+      const what = `${IMPL_LABELS[impl]}${stackSize === null ? '' : ` stackSize ${stackSize}`}`;
+      progress(`${head()} rss ${what} run ${r + 1}/${mode.rssRuns}: ${line} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+  }
+  for (const row of rss) {
+    for (const cell of Object.values(row.cells)) {
+      if (cell.status === 'ok') cell.kibPerGreenlet = median(cell.runs!.map((x) => x.kibPerGreenlet));
+      else delete cell.runs;
+    }
+  }
+
+  for (const [key, cell] of Object.entries(cells)) {
+    const [op, impl] = key.split(':') as ['switch' | 'spawn', Impl];
+    if (cell.status !== 'ok') notes.push(`${op}, ${IMPL_LABELS[impl]} (${cell.op}): ${cell.status}: ${cell.note}`);
+  }
+  for (const row of rss) {
+    for (const [impl, cell] of Object.entries(row.cells)) {
+      if (cell.status !== 'ok') notes.push(`${row.label.trim()}, ${IMPL_LABELS[impl as Impl]}: ${cell.status}: ${cell.note}`);
+    }
+  }
+  const spawnThreads = cells['spawn:looplet'].threads ?? [];
+  if (spawnThreads.length > 0) {
+    const most = Math.max(...spawnThreads.map((t) => Math.max(t.afterWarmup, t.afterRun)));
+    notes.push(`spawn: the looplet runtime held at most ${most} OS thread(s) after warm-up and after the timed blocks (finished greenlets give their thread back to the pool)`);
+  }
+
+  return {
+    benchmark: 'looplet bench greenlet',
+    command: opts.command,
+    mode: opts.quick ? 'quick' : 'full',
+    machine,
+    peers,
+    settings: {
+      ...mode,
+      blocksPerRound: perRound,
+      rssGreenlets: RSS_GREENLETS,
+      smallStack: SMALL_STACK,
+      pinnedCpu: typeof cpu === 'number' ? cpu : null,
+      ...threadLimits(),
+    },
+    notes,
+    timed,
+    rss,
+    targets: computeGreenletTargets(timed, rss),
+    durationSeconds: Math.round((Date.now() - started) / 100) / 10,
+  };
+}
+
+const ok = (c?: TimedCell): Summary | undefined => (c?.status === 'ok' ? c.summary : undefined);
+const okKib = (c?: RssCell): number | undefined => (c?.status === 'ok' ? c.kibPerGreenlet : undefined);
+
+/** "2.57 us, 15.5x python-greenlet (0.166 us)" style comparisons. */
+function versus(value: number, peers: Array<[label: string, v: number | undefined]>, unit: string): string {
+  return peers
+    .filter((p): p is [string, number] => p[1] !== undefined)
+    .map(([label, v]) => `${fmt(value / v)}x ${label} (${fmt(v)} ${unit})`)
+    .join(', ');
+}
+
+function pinnedNote(cells: TimedRow['cells']): string {
+  const one = ok(cells['looplet-1cpu']);
+  return one ? `; pinned to one CPU ${fmt(one.median)} us` : '';
+}
+
+export function computeGreenletTargets(timed: TimedRow[], rss: RssRow[]): Target[] {
+  const targets: Target[] = [];
+  const row = (key: TimedRow['key']): TimedRow => timed.find((r) => r.key === key)!;
+  const cmp = (s: string): string => (s ? `; looplet = ${s}` : '');
+
+  const sw = row('switch').cells;
+  const swLp = ok(sw.looplet);
+  targets.push({
+    name: `ping-pong switch median <= ${SWITCH_MAX_US} us`,
+    pass: swLp ? swLp.median <= SWITCH_MAX_US : null,
+    detail: swLp
+      ? `looplet ${fmt(swLp.median)} us per switch (p99 ${fmt(swLp.p99)})${pinnedNote(sw)}${cmp(versus(swLp.median, [['python-greenlet', ok(sw.greenlet)?.median]], 'us'))}`
+      : 'not measured',
+  });
+
+  const sp = row('spawn').cells;
+  const spLp = ok(sp.looplet);
+  targets.push({
+    name: `spawn + run + finish <= ${SPAWN_MAX_US} us (pooled threads)`,
+    pass: spLp ? spLp.median <= SPAWN_MAX_US : null,
+    detail: spLp
+      ? `looplet ${fmt(spLp.median)} us (p99 ${fmt(spLp.p99)})${pinnedNote(sp)}${cmp(
+          versus(spLp.median, [['python-greenlet', ok(sp.greenlet)?.median], ['gevent spawn+join', ok(sp.gevent)?.median]], 'us'),
+        )}`
+      : 'not measured',
+  });
+
+  const [def, small] = rss;
+  const kib = okKib(def.cells.looplet);
+  const smallKib = okKib(small.cells.looplet);
+  targets.push({
+    name: `RSS per suspended greenlet at ${RSS_GREENLETS.toLocaleString('en-US')} <= ${RSS_MAX_KIB} KiB (default stack size)`,
+    pass: kib !== undefined ? kib <= RSS_MAX_KIB : null,
+    detail:
+      kib !== undefined
+        ? `looplet ${fmt(kib)} KiB${smallKib !== undefined ? ` (${fmt(smallKib)} KiB with stackSize ${SMALL_STACK})` : ''}${cmp(
+            versus(kib, [['python-greenlet', okKib(def.cells.greenlet)]], 'KiB'),
+          )}`
+        : 'not measured',
+  });
+  return targets;
+}
+
+const ratio = (a?: number, b?: number): string => (a !== undefined && b !== undefined ? `${fmt(a / b)}x` : '-');
+
+export function greenletTable(result: GreenletBenchResult): string {
+  const has = (impl: Impl): boolean => result.timed.some((r) => r.cells[impl] !== undefined);
+  const peers = PEERS.filter(has);
+  const header = ['operation', 'unit', 'looplet', 'p99'];
+  for (const p of peers) header.push(p, 'p99', 'ratio');
+  header.push('target', '');
+  const targetOf: Record<string, [string, Target | undefined]> = {
+    switch: [`<= ${SWITCH_MAX_US}`, result.targets[0]],
+    spawn: [`<= ${SPAWN_MAX_US}`, result.targets[1]],
+    'rss-default': [`<= ${RSS_MAX_KIB}`, result.targets[2]],
+  };
+  const verdict = (key: string): [string, string] => {
+    const t = targetOf[key];
+    if (!t) return ['', ''];
+    return [t[0], t[1] === undefined || t[1].pass === null ? 'n/a' : t[1].pass ? 'PASS' : 'FAIL'];
+  };
+  const cellText = (c?: TimedCell): string[] => (c === undefined ? ['-', '-'] : c.status !== 'ok' ? [c.status, ''] : [fmt(c.summary?.median), fmt(c.summary?.p99)]);
+  const body: string[][] = [];
+  for (const row of result.timed) {
+    const lp = ok(row.cells.looplet)?.median;
+    const line = [row.label, row.unit, ...cellText(row.cells.looplet)];
+    for (const p of peers) line.push(...cellText(row.cells[p]), ratio(lp, ok(row.cells[p])?.median));
+    body.push([...line, ...verdict(row.key)]);
+  }
+  for (const row of result.rss) {
+    const lp = okKib(row.cells.looplet);
+    const text = (c?: RssCell): string => (c === undefined ? '-' : c.status !== 'ok' ? c.status : fmt(c.kibPerGreenlet));
+    const line = [row.label, row.unit, text(row.cells.looplet), ''];
+    for (const p of peers) {
+      const c = p === 'greenlet' && row.key === 'rss-default' ? row.cells.greenlet : undefined;
+      line.push(text(c), '', ratio(lp, okKib(c)));
+    }
+    body.push([...line, ...verdict(row.key)]);
+  }
+  return table(header, body, 2);
+}
+
+/** looplet free to use every CPU against looplet pinned to one; null when not measured. */
+export function pinnedTable(result: GreenletBenchResult): string | null {
+  const rows = result.timed.filter((r) => r.key !== 'roundtrip' && r.cells['looplet-1cpu'] !== undefined);
+  if (rows.length === 0) return null;
+  const header = ['operation', 'unit', 'looplet', 'p99', '1 CPU', 'p99', 'looplet/1 CPU', '1 CPU/greenlet'];
+  const body = rows.map((row) => {
+    const free = ok(row.cells.looplet);
+    const one = ok(row.cells['looplet-1cpu']);
+    const cell = row.cells['looplet-1cpu']!;
+    return [
+      row.label.replace(/ \(.*\)$/, ''),
+      row.unit,
+      fmt(free?.median),
+      fmt(free?.p99),
+      one ? fmt(one.median) : cell.status,
+      fmt(one?.p99),
+      ratio(free?.median, one?.median),
+      ratio(one?.median, ok(row.cells.greenlet)?.median),
+    ];
+  });
+  const cpu = (result.settings as { pinnedCpu?: number | null }).pinnedCpu;
+  return [
+    `Diagnostic, not a target: looplet with its process pinned to one CPU (taskset -c ${cpu ?? '?'}), measured in the same rounds.`,
+    'A switch wakes another OS thread. Free to use every CPU, the kernel tends to wake it on an idle',
+    'CPU, which on a VM most likely costs a hypervisor round trip; pinned, the hand-off stays on one CPU.',
+    '',
+    table(header, body, 2),
+  ].join('\n');
+}
+
+export function greenletTextReport(result: GreenletBenchResult): string {
+  const p = result.peers;
+  const versions = [p.greenlet && `python-greenlet ${p.greenlet}`, p.gevent && `gevent ${p.gevent}`].filter(Boolean).join(', ');
+  const s = result.settings as unknown as Mode & { blocksPerRound: number };
+  const parts = [
+    `looplet bench greenlet (${result.mode}) - ${machineLine(result.machine)} - ${result.machine.date}`,
+    ...(versions ? [`peers: ${versions} (${p.python})`] : []),
+    '',
+    'Median and p99 of per-block means (blocks of K operations, K calibrated so that a block lasts',
+    `~${s.blockUs} us; ${s.blocks} blocks per figure in ${s.rounds} fresh process(es), the implementations taking turns).`,
+    'RSS: VmRSS after minus before creating the greenlets, each suspended by one switch, divided by',
+    `their number; median of ${s.rssRuns} process(es). ratio = looplet / the peer to its left.`,
+    '',
+    greenletTable(result),
+  ];
+  const pinned = pinnedTable(result);
+  if (pinned) parts.push('', pinned);
+  if (result.notes.length > 0) parts.push('', 'Notes', ...result.notes.map((n) => `  - ${n}`));
+  parts.push('', 'Targets (computed from this run)', targetLines(result.targets));
+  return parts.join('\n') + '\n';
+}
+
+const COLORS: Record<Impl, string> = { looplet: '#1f6fb4', 'looplet-1cpu': '#8dbde6', greenlet: '#e0700a', gevent: '#2a9d3a' };
+
+export function greenletChart(result: GreenletBenchResult): string {
+  const shown = IMPLS.filter((i) => i !== 'looplet-1cpu' || result.timed.some((r) => ok(r.cells[i])));
+  const series = shown.map((i) =>
+    i === 'looplet-1cpu' ? { label: 'looplet, 1 CPU (diagnostic)', color: COLORS[i], ink: '#10314f' } : { label: IMPL_LABELS[i], color: COLORS[i] },
+  );
+  const bars = (row: TimedRow, captions: Partial<Record<Impl, string>> = {}): BarGroup['bars'] =>
+    shown.flatMap((impl, si) => {
+      const s = ok(row.cells[impl]);
+      return s ? [{ series: si, value: s.median, p99: s.p99, caption: captions[impl] }] : [];
+    });
+  const row = (key: TimedRow['key']): TimedRow => result.timed.find((r) => r.key === key)!;
+  const groups: BarGroup[] = [
+    { label: 'ping-pong switch', sublabel: 'µs per switch', bars: bars(row('switch')), target: { value: SWITCH_MAX_US, label: `target ≤ ${SWITCH_MAX_US} µs` } },
+    { label: 'round trip (2 switches)', sublabel: 'gevent: sleep(0)', bars: bars(row('roundtrip'), { gevent: 'sleep(0)' }) },
+    {
+      label: 'spawn + run + finish',
+      sublabel: 'gevent: spawn(f).join()',
+      bars: bars(row('spawn'), { gevent: 'spawn+join' }),
+      target: { value: SPAWN_MAX_US, label: `target ≤ ${SPAWN_MAX_US} µs` },
+    },
+  ];
+  const notes: string[] = ['bar: median; whisker: p99', '', `RSS per suspended greenlet (${RSS_GREENLETS.toLocaleString('en-US')}):`];
+  const [def, small] = result.rss;
+  const kib = (c?: RssCell): string => (okKib(c) === undefined ? 'n/a' : `${fmt(okKib(c))} KiB`);
+  notes.push(`  looplet, default stack: ${kib(def.cells.looplet)}`);
+  notes.push(`  looplet, 128 KiB stack: ${kib(small.cells.looplet)}`);
+  if (def.cells.greenlet) notes.push(`  python-greenlet: ${kib(def.cells.greenlet)}`);
+  notes.push(`  target ≤ ${RSS_MAX_KIB} KiB`, '', 'Targets (this run):');
+  const short = [`switch median ≤ ${SWITCH_MAX_US} µs`, `spawn + finish ≤ ${SPAWN_MAX_US} µs`, `RSS per greenlet ≤ ${RSS_MAX_KIB} KiB`];
+  result.targets.forEach((t, i) => notes.push(`  ${t.pass === null ? 'n/a' : t.pass ? 'PASS' : 'FAIL'}  ${short[i] ?? t.name}`));
+  const m = result.machine;
+  return logBarChart({
+    title: 'looplet Greenlet vs python-greenlet vs gevent',
+    subtitle: `${m.cpu}, ${m.cpus} CPUs, ${m.os}, Node ${m.node}${m.python ? `, Python ${m.python}` : ''}, ${m.date.slice(0, 10)}`,
+    yLabel: 'µs per operation (log scale)',
+    series,
+    groups,
+    notes,
+  });
+}
+
+/** Runs the benchmark, prints the report, writes the files; returns the result. */
+export function greenletBenchCommand(opts: GreenletBenchOptions): GreenletBenchResult {
+  const result = runGreenletBench(opts);
+  process.stdout.write(greenletTextReport(result));
+  const files = writeResults(opts.out, result, greenletChart(result));
+  process.stdout.write(`\nResults (${result.durationSeconds} s): ${files.join(', ')}\n`);
+  return result;
+}
