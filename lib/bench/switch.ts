@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { packageRoot } from '../binding';
-import { machineLine, type Machine, type Target } from './report';
+import { machineInfo, machineLine, type Machine, type Target } from './report';
 import { fmt } from './stats';
 
 export interface SwitchBenchOptions {
@@ -215,23 +215,6 @@ async function jsGreenlet(quick: boolean): Promise<SwitchRow> {
   }
 }
 
-function machineInfo(python: string | null): Machine {
-  const cpus = os.cpus();
-  return {
-    cpu: cpus[0]?.model.trim() ?? 'unknown CPU',
-    cpus: cpus.length,
-    totalMemoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    os: `${os.type()} ${os.release()}`,
-    kernel: os.release(),
-    arch: os.arch(),
-    node: process.version,
-    python,
-    nofileLimit: null,
-    loadAverage: os.loadavg().map((v) => Math.round(v * 100) / 100),
-    date: new Date().toISOString(),
-  };
-}
-
 function targetsOf(rows: SwitchRow[]): Target[] {
   const lp = rows.find((r) => r.key === 'lp_coro');
   const boost = rows.find((r) => r.key === 'boost_fcontext');
@@ -377,7 +360,7 @@ export async function runSwitchBench(opts: SwitchBenchOptions): Promise<void> {
   const result: SwitchBenchResult = {
     benchmark: 'looplet bench switch',
     mode: opts.quick ? 'quick' : 'full',
-    machine: machineInfo(py.version),
+    machine: machineInfo(null, py.version),
     program,
     buildType,
     impl: native.impl,
