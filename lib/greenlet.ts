@@ -32,9 +32,7 @@ export interface GreenletOptions {
 
 interface NativeGreenletRuntime {
   create(stackSize: number): number;
-  release(id: number): void;
   switchTo(id: number): number;
-  current(): number;
   stats(): { threads: number; idleThreads: number };
 }
 

@@ -56,10 +56,7 @@ export function logLogChart(opts: ChartOptions): string {
   const out: string[] = [];
   const add = (s: string): number => out.push(s);
 
-  add(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif">`);
-  add(`<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`);
-  add(`<text x="${WIDTH / 2}" y="30" text-anchor="middle" font-size="17" font-weight="bold">${escapeXml(opts.title)}</text>`);
-  add(`<text x="${WIDTH / 2}" y="52" text-anchor="middle" font-size="12" fill="#444">${escapeXml(opts.subtitle)}</text>`);
+  add(chartHeader(opts.title, opts.subtitle));
 
   // Grid: decades solid, 2..9 faint; tick labels at decades.
   for (let e = x0; e <= x1; e++) {
@@ -71,15 +68,7 @@ export function logLogChart(opts: ChartOptions): string {
       add(`<line x1="${r1(xm)}" y1="${PLOT.top}" x2="${r1(xm)}" y2="${PLOT.top + PLOT.height}" stroke="#eeeeee"/>`);
     }
   }
-  for (let e = y0; e <= y1; e++) {
-    const y = sy(10 ** e);
-    add(`<line x1="${PLOT.left}" y1="${r1(y)}" x2="${PLOT.left + PLOT.width}" y2="${r1(y)}" stroke="#cccccc"/>`);
-    add(`<text x="${PLOT.left - 8}" y="${r1(y + 4)}" text-anchor="end" font-size="12">${tickLabel(e, ' ')}</text>`);
-    for (let m = 2; m <= 9 && e < y1; m++) {
-      const ym = sy(m * 10 ** e);
-      add(`<line x1="${PLOT.left}" y1="${r1(ym)}" x2="${PLOT.left + PLOT.width}" y2="${r1(ym)}" stroke="#eeeeee"/>`);
-    }
-  }
+  add(logYGrid(y0, y1, sy));
   add(`<rect x="${PLOT.left}" y="${PLOT.top}" width="${PLOT.width}" height="${PLOT.height}" fill="none" stroke="#333333"/>`);
   add(`<text x="${PLOT.left + PLOT.width / 2}" y="${PLOT.top + PLOT.height + 42}" text-anchor="middle" font-size="13">${escapeXml(opts.xLabel)}</text>`);
   const yMid = PLOT.top + PLOT.height / 2;
@@ -151,19 +140,8 @@ export function logBarChart(opts: BarChartOptions): string {
   const out: string[] = [];
   const add = (s: string): number => out.push(s);
 
-  add(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif">`);
-  add(`<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`);
-  add(`<text x="${WIDTH / 2}" y="30" text-anchor="middle" font-size="17" font-weight="bold">${escapeXml(opts.title)}</text>`);
-  add(`<text x="${WIDTH / 2}" y="52" text-anchor="middle" font-size="12" fill="#444">${escapeXml(opts.subtitle)}</text>`);
-  for (let e = y0; e <= y1; e++) {
-    const y = sy(10 ** e);
-    add(`<line x1="${PLOT.left}" y1="${r1(y)}" x2="${PLOT.left + PLOT.width}" y2="${r1(y)}" stroke="#cccccc"/>`);
-    add(`<text x="${PLOT.left - 8}" y="${r1(y + 4)}" text-anchor="end" font-size="12">${tickLabel(e, ' ')}</text>`);
-    for (let m = 2; m <= 9 && e < y1; m++) {
-      const ym = sy(m * 10 ** e);
-      add(`<line x1="${PLOT.left}" y1="${r1(ym)}" x2="${PLOT.left + PLOT.width}" y2="${r1(ym)}" stroke="#eeeeee"/>`);
-    }
-  }
+  add(chartHeader(opts.title, opts.subtitle));
+  add(logYGrid(y0, y1, sy));
   const yMid = PLOT.top + PLOT.height / 2;
   add(`<text x="22" y="${yMid}" text-anchor="middle" font-size="13" transform="rotate(-90 22 ${yMid})">${escapeXml(opts.yLabel)}</text>`);
 
@@ -235,4 +213,29 @@ function valueLabel(v: number): string {
   if (v >= 10) return v.toFixed(1);
   if (v >= 1) return v.toFixed(2);
   return v.toPrecision(3);
+}
+
+/** The opening tag, background, title and subtitle shared by every chart. */
+function chartHeader(title: string, subtitle: string): string {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif">`,
+    `<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
+    `<text x="${WIDTH / 2}" y="30" text-anchor="middle" font-size="17" font-weight="bold">${escapeXml(title)}</text>`,
+    `<text x="${WIDTH / 2}" y="52" text-anchor="middle" font-size="12" fill="#444">${escapeXml(subtitle)}</text>`,
+  ].join('\n');
+}
+
+/** Horizontal grid of a log y axis: decades solid and labelled, 2..9 faint. */
+function logYGrid(y0: number, y1: number, sy: (y: number) => number): string {
+  const lines: string[] = [];
+  for (let e = y0; e <= y1; e++) {
+    const y = sy(10 ** e);
+    lines.push(`<line x1="${PLOT.left}" y1="${r1(y)}" x2="${PLOT.left + PLOT.width}" y2="${r1(y)}" stroke="#cccccc"/>`);
+    lines.push(`<text x="${PLOT.left - 8}" y="${r1(y + 4)}" text-anchor="end" font-size="12">${tickLabel(e, ' ')}</text>`);
+    for (let m = 2; m <= 9 && e < y1; m++) {
+      const ym = sy(m * 10 ** e);
+      lines.push(`<line x1="${PLOT.left}" y1="${r1(ym)}" x2="${PLOT.left + PLOT.width}" y2="${r1(ym)}" stroke="#eeeeee"/>`);
+    }
+  }
+  return lines.join('\n');
 }

@@ -120,11 +120,9 @@ class GreenletRuntime {
   ~GreenletRuntime();
 
   int Create(size_t stack_size);
-  void Release(int id);
   // Switches from the current greenlet to `id`; returns when switched back.
   // Returns the wake reason, or -errno if the switch was impossible.
   int SwitchTo(int id);
-  int current() const { return current_->id; }
   int stats_threads() const { return (int)threads_; }
   int stats_idle() const { return (int)idle_.size(); }
 
@@ -209,15 +207,6 @@ int GreenletRuntime::Create(size_t stack_size) {
   r->stack_size = stack_size;
   records_[r->id] = r;
   return r->id;
-}
-
-void GreenletRuntime::Release(int id) {
-  auto it = records_.find(id);
-  if (it == records_.end() || id == 0) return;
-  Record *r = it->second;
-  if (r->started) return;  // a started record lives until its greenlet ends
-  records_.erase(it);
-  delete r;
 }
 
 Worker *GreenletRuntime::TakeWorker(size_t stack_size) {
@@ -430,20 +419,10 @@ napi_value JsCreate(napi_env env, napi_callback_info info) {
   return Int(env, rt->Create((size_t)(uint32_t)stack_size));
 }
 
-napi_value JsRelease(napi_env env, napi_callback_info info) {
-  int32_t id;
-  RuntimeOf(env, info, &id)->Release(id);
-  return nullptr;
-}
-
 napi_value JsSwitchTo(napi_env env, napi_callback_info info) {
   int32_t id;
   GreenletRuntime *rt = RuntimeOf(env, info, &id);
   return Int(env, rt->SwitchTo(id));
-}
-
-napi_value JsCurrent(napi_env env, napi_callback_info info) {
-  return Int(env, RuntimeOf(env, info, nullptr)->current());
 }
 
 napi_value JsStats(napi_env env, napi_callback_info info) {
@@ -463,8 +442,8 @@ Napi::Value CreateRuntime(const Napi::CallbackInfo &info) {
     const char *name;
     napi_callback fn;
   };
-  for (const Entry &e : {Entry{"create", JsCreate}, Entry{"release", JsRelease}, Entry{"switchTo", JsSwitchTo},
-                         Entry{"current", JsCurrent}, Entry{"stats", JsStats}}) {
+  for (const Entry &e : {Entry{"create", JsCreate}, Entry{"switchTo", JsSwitchTo},
+                         Entry{"stats", JsStats}}) {
     napi_value fn;
     napi_create_function(env, e.name, NAPI_AUTO_LENGTH, e.fn, rt, &fn);
     api.Set(e.name, Napi::Value(env, fn));
