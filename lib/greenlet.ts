@@ -33,7 +33,22 @@ export interface GreenletOptions {
 interface NativeGreenletRuntime {
   create(stackSize: number): number;
   switchTo(id: number): number;
-  stats(): { threads: number; idleThreads: number };
+  stats(): RuntimeStats;
+  spin(ns?: number): number;
+}
+
+/** Figures of this environment's greenlet runtime (see runtimeStats()). */
+export interface RuntimeStats {
+  /** OS threads made for greenlets so far (pooled: finished greenlets give theirs back). */
+  threads: number;
+  /** Of those, threads waiting in the pool for a new greenlet. */
+  idleThreads: number;
+  /** Waits for control that ended while spinning (see setSwitchSpin()). */
+  spins: number;
+  /** Spins that ran out of budget and went on to sleep. */
+  spinTimeouts: number;
+  /** Waits that slept in the kernel. */
+  sleeps: number;
 }
 
 type Payload = { args: unknown[] } | { error: unknown };
@@ -459,7 +474,34 @@ export function gettrace(): TraceFunction | null {
   return tracer;
 }
 
-/** Thread-pool figures of this environment's greenlet runtime (for tests and benchmarks). */
-export function runtimeStats(): { threads: number; idleThreads: number } {
+/** Thread-pool and wait figures of this environment's greenlet runtime (for tests and benchmarks). */
+export function runtimeStats(): RuntimeStats {
   return runtime().stats();
+}
+
+const MAX_SPIN_US = 1_000_000;
+
+/**
+ * Sets how long, in microseconds, a thread that has handed control to another
+ * greenlet may spin waiting to get it back before it sleeps in the kernel.
+ * Process-wide. The default is 20 (the LOOPLET_GREENLET_SPIN_US environment
+ * variable, read once, overrides it); 0 turns spinning off. A thread spins
+ * only when its previous wait was that short and the greenlet it woke runs on
+ * another CPU, and at most half the CPUs spin at once; with one CPU nothing
+ * spins and this has no effect. Returns the previous value (0 when off).
+ */
+export function setSwitchSpin(microseconds: number): number {
+  if (typeof microseconds !== 'number') throw invalidArgType('microseconds', 'of type number', microseconds);
+  if (!(microseconds >= 0 && microseconds <= MAX_SPIN_US)) {
+    throw outOfRange('microseconds', `>= 0 and <= ${MAX_SPIN_US}`, microseconds);
+  }
+  const native = runtime();
+  const previous = native.spin();
+  native.spin(Math.round(microseconds * 1000));
+  return previous / 1000;
+}
+
+/** The spin budget in effect, in microseconds (0: off; always 0 with one CPU). */
+export function getSwitchSpin(): number {
+  return runtime().spin() / 1000;
 }

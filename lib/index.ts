@@ -20,6 +20,8 @@ export {
   getcurrent,
   settrace,
   gettrace,
+  setSwitchSpin,
+  getSwitchSpin,
   type GreenletOptions,
   type TraceEvent,
   type TraceFunction,
