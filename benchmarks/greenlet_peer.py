@@ -10,6 +10,8 @@ lasts about blockUs; samples are the mean ns per operation of each block.
 
     switch        ping-pong between the main greenlet and one greenlet looping
                   main.switch(); ns per switch (a round trip is 2 switches)
+    ring          main switches to each of 100 greenlets in turn, each switches
+                  straight back (a hub's pattern); ns per switch
     spawn         greenlet(f).switch() with a trivial f: create, run, finish
     gevent-spawn  gevent.spawn(f).join()
     gevent-sleep  gevent.sleep(0): a yield to the hub and back
@@ -28,6 +30,7 @@ import sys
 import time
 
 now_ns = time.perf_counter_ns
+RING_SIZE = 100  # lib/bench/protocol.ts RING_SIZE
 
 
 def warm_and_calibrate(run, target_ns, warmup_ms):
@@ -78,6 +81,27 @@ def greenlet_runner(kind):
 
         return block_runner(op_block, 2)
 
+    if kind == "ring":
+        main = getcurrent()
+
+        def back():
+            while True:
+                main.switch()
+
+        ring = [greenlet(back) for _ in range(RING_SIZE)]
+        for g in ring:
+            g.switch()
+        state = {"next": 0}
+
+        def op_block(k):
+            i = state["next"]
+            for _ in range(k):
+                ring[i].switch()
+                i = i + 1 if i + 1 < RING_SIZE else 0
+            state["next"] = i
+
+        return block_runner(op_block, 2)
+
     def op_block(k):
         for _ in range(k):
             greenlet(trivial).switch()
@@ -109,8 +133,12 @@ def timed(trial):
     kind = trial["kind"]
     run = gevent_runner(kind) if kind.startswith("gevent-") else greenlet_runner(kind)
     k = warm_and_calibrate(run, trial["blockUs"] * 1e3, trial["warmupMs"])
+    per_iteration = 2 if kind in ("switch", "ring") else 1
+    cpu0 = time.process_time_ns()
     samples = run(trial["blocks"], k)
-    return {"ok": True, "samples": samples, "k": k * (2 if kind == "switch" else 1)}
+    cpu_us = (time.process_time_ns() - cpu0) / 1e3
+    ops = trial["blocks"] * k * per_iteration
+    return {"ok": True, "samples": samples, "k": k * per_iteration, "cpuUsPerOp": cpu_us / ops}
 
 
 def rss_kib():

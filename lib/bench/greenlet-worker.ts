@@ -4,14 +4,35 @@
 // ping-pong greenlet, warm-up and calibration, a warm thread pool) stays
 // outside the timed blocks.
 import * as fs from 'node:fs';
-import { Greenlet, getcurrent, runtimeStats, type GreenletOptions } from '../greenlet';
-import type { GreenletRssOutcome, GreenletRssTrial, GreenletTimedOutcome, GreenletTimedTrial, GreenletTrial } from './protocol';
+import { Greenlet, getcurrent, runtimeStats, setSwitchSpin, type GreenletOptions } from '../greenlet';
+import { RING_SIZE, type GreenletRssOutcome, GreenletRssTrial, GreenletTimedOutcome, GreenletTimedTrial, GreenletTrial } from './protocol';
 import { nowNs, warmAndCalibrate, type BlockRunner } from './timing';
 
 function timed(trial: GreenletTimedTrial): GreenletTimedOutcome {
+  if (trial.spinUs !== undefined) setSwitchSpin(trial.spinUs);
   let run: BlockRunner;
   let opsPerIteration = 1;
-  if (trial.kind === 'switch') {
+  if (trial.kind === 'ring') {
+    const main = getcurrent();
+    const ring = Array.from({ length: RING_SIZE }, () => new Greenlet(() => {
+      for (;;) main.switch();
+    }));
+    ring.forEach((g) => g.switch());
+    opsPerIteration = 2; // main -> ring[i] -> main
+    let next = 0;
+    run = (blocks, k) => {
+      const out = new Float64Array(blocks);
+      for (let b = 0; b < blocks; b++) {
+        const t0 = nowNs();
+        for (let i = 0; i < k; i++) {
+          ring[next].switch();
+          next = next + 1 === RING_SIZE ? 0 : next + 1;
+        }
+        out[b] = Number(nowNs() - t0) / k;
+      }
+      return out;
+    };
+  } else if (trial.kind === 'switch') {
     const main = getcurrent();
     // Refers to main only, never to itself, so it stays collectable; it is
     // kept alive by `partner` and unwound at exit.
@@ -45,9 +66,19 @@ function timed(trial: GreenletTimedTrial): GreenletTimedOutcome {
   }
   // The runners time iterations; a sample is ns per operation.
   const k = warmAndCalibrate(run, trial.blockUs * 1e3, trial.warmupMs);
-  const afterWarmup = runtimeStats().threads;
+  const before = runtimeStats();
+  const cpu0 = process.cpuUsage();
   const samples = Array.from(run(trial.blocks, k), (ns) => ns / opsPerIteration);
-  return { ok: true, samples, k: k * opsPerIteration, threads: { afterWarmup, afterRun: runtimeStats().threads } };
+  const cpu = process.cpuUsage(cpu0);
+  const after = runtimeStats();
+  return {
+    ok: true,
+    samples,
+    k: k * opsPerIteration,
+    threads: { afterWarmup: before.threads, afterRun: after.threads },
+    cpuUsPerOp: (cpu.user + cpu.system) / (trial.blocks * k * opsPerIteration),
+    waits: { spins: after.spins - before.spins, spinTimeouts: after.spinTimeouts - before.spinTimeouts, sleeps: after.sleeps - before.sleeps },
+  };
 }
 
 /** Resident set size in KiB: VmRSS from /proc/self/status where there is one. */

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../binding';
 import { runProcess } from './process';
-import type { GreenletRssOutcome, GreenletRssSamples, GreenletTimedOutcome, GreenletTimedTrial } from './protocol';
+import { RING_SIZE, type GreenletRssOutcome, type GreenletRssSamples, type GreenletTimedOutcome, type GreenletTimedTrial } from './protocol';
 import { machineInfo, machineLine, table, targetLines, type Machine, type Status, type Target } from './report';
 import { fmt, median, summarize, type Summary } from './stats';
 import { logBarChart, type BarGroup } from './svg';
@@ -53,16 +53,18 @@ const MODES: Record<'quick' | 'full', Mode> = {
 };
 
 /**
- * looplet-1cpu: looplet with its process pinned to one CPU (taskset), a
- * diagnostic: a switch wakes another OS thread, and on an idle multi-CPU VM
- * the kernel tends to wake it on the idle CPU, which most likely costs a
- * hypervisor round trip; pinned, the hand-off stays on one CPU.
+ * Diagnostics beside looplet's defaults: looplet-nospin with
+ * setSwitchSpin(0) (every wait sleeps in the kernel), and looplet-1cpu with
+ * its process pinned to one CPU (taskset), where nothing can spin and a
+ * switch is a futex hand-off on one CPU.
  */
-export type Impl = 'looplet' | 'looplet-1cpu' | 'greenlet' | 'gevent';
-const IMPLS: Impl[] = ['looplet', 'looplet-1cpu', 'greenlet', 'gevent'];
+export type Impl = 'looplet' | 'looplet-nospin' | 'looplet-1cpu' | 'greenlet' | 'gevent';
+const IMPLS: Impl[] = ['looplet', 'looplet-nospin', 'looplet-1cpu', 'greenlet', 'gevent'];
+const VARIANTS: Impl[] = ['looplet', 'looplet-nospin', 'looplet-1cpu'];
 const PEERS: Impl[] = ['greenlet', 'gevent'];
 const IMPL_LABELS: Record<Impl, string> = {
   looplet: 'looplet Greenlet',
+  'looplet-nospin': 'looplet Greenlet (spin off)',
   'looplet-1cpu': 'looplet Greenlet (1 CPU)',
   greenlet: 'python-greenlet',
   gevent: 'gevent',
@@ -79,11 +81,15 @@ export interface TimedCell {
   k?: number[];
   /** looplet: the runtime's OS threads after warm-up and after the timed blocks, per round. */
   threads?: Array<{ afterWarmup: number; afterRun: number }>;
+  /** CPU time per operation (all threads), µs, per round. */
+  cpu?: number[];
+  /** looplet: how the waits behind the timed switches ended, summed over the rounds. */
+  waits?: { spins: number; spinTimeouts: number; sleeps: number };
   note?: string;
 }
 
 export interface TimedRow {
-  key: 'switch' | 'roundtrip' | 'spawn';
+  key: 'switch' | 'roundtrip' | 'ring' | 'spawn';
   label: string;
   unit: string;
   cells: Partial<Record<Impl, TimedCell>>;
@@ -195,10 +201,17 @@ function findPeers(opts: GreenletBenchOptions, notes: string[]): Peers {
   return { ...found, script: found.greenlet === null && found.gevent === null ? null : script };
 }
 
-/** The trial kind each implementation runs for an operation. */
-const TIMED_KINDS: Record<'switch' | 'spawn', Record<Impl, GreenletTimedTrial['kind']>> = {
-  switch: { looplet: 'switch', 'looplet-1cpu': 'switch', greenlet: 'switch', gevent: 'gevent-sleep' },
-  spawn: { looplet: 'spawn', 'looplet-1cpu': 'spawn', greenlet: 'spawn', gevent: 'gevent-spawn' },
+type Op = 'switch' | 'ring' | 'spawn';
+const looplet = (kind: GreenletTimedTrial['kind']): Partial<Record<Impl, GreenletTimedTrial['kind']>> => ({
+  looplet: kind,
+  'looplet-nospin': kind,
+  'looplet-1cpu': kind,
+});
+/** The trial kind each implementation runs for an operation (none: not measured). */
+const TIMED_KINDS: Record<Op, Partial<Record<Impl, GreenletTimedTrial['kind']>>> = {
+  switch: { ...looplet('switch'), greenlet: 'switch', gevent: 'gevent-sleep' },
+  ring: { ...looplet('ring'), greenlet: 'ring' },
+  spawn: { ...looplet('spawn'), greenlet: 'spawn', gevent: 'gevent-spawn' },
 };
 
 /** The first CPU this process may run on, for `taskset -c`; or a note why looplet is not pinned. */
@@ -213,6 +226,7 @@ function pinCpu(opts: GreenletBenchOptions): number | { note: string } {
 }
 const OPS: Record<GreenletTimedTrial['kind'], string> = {
   switch: 'ping-pong switch',
+  ring: `main switches to each of ${RING_SIZE} greenlets in turn, each switches straight back`,
   spawn: 'new greenlet, switch, run to the end',
   'gevent-spawn': 'gevent.spawn(f).join()',
   'gevent-sleep': 'gevent.sleep(0)',
@@ -256,22 +270,23 @@ export function runGreenletBench(opts: GreenletBenchOptions): GreenletBenchResul
   const cpu = pinCpu(opts);
   if (typeof cpu !== 'number') notes.push(cpu.note);
   const available = (impl: Impl): boolean =>
-    impl === 'looplet' || (impl === 'looplet-1cpu' ? typeof cpu === 'number' : peers.script !== null && peers[impl] !== null);
+    impl === 'looplet' || impl === 'looplet-nospin' || (impl === 'looplet-1cpu' ? typeof cpu === 'number' : peers.script !== null && peers[impl] !== null);
   const impls = IMPLS.filter(available);
   const command = (impl: Impl, rss: boolean): [string, string[]] => {
-    if (impl === 'looplet') return [process.execPath, rss ? ['--expose-gc', worker] : [worker]];
+    if (impl === 'looplet' || impl === 'looplet-nospin') return [process.execPath, rss ? ['--expose-gc', worker] : [worker]];
     if (impl === 'looplet-1cpu') return ['taskset', ['-c', String(cpu), process.execPath, worker]];
     return [peers.python!, [peers.script!]];
   };
 
   const perRound = Math.ceil(mode.blocks / mode.rounds);
-  const ops = ['switch', 'spawn'] as const;
+  const ops: Op[] = ['switch', 'ring', 'spawn'];
+  const runs = (op: Op): Impl[] => impls.filter((impl) => TIMED_KINDS[op][impl] !== undefined);
   const rssPlan: Array<{ impl: 'looplet' | 'greenlet'; stackSize: number | null }> = [
     { impl: 'looplet', stackSize: null },
     { impl: 'looplet', stackSize: SMALL_STACK },
     ...(available('greenlet') ? [{ impl: 'greenlet' as const, stackSize: null }] : []),
   ];
-  const total = mode.rounds * ops.length * impls.length + mode.rssRuns * rssPlan.length;
+  const total = mode.rounds * ops.reduce((n, op) => n + runs(op).length, 0) + mode.rssRuns * rssPlan.length;
   let done = 0;
   const head = (): string => `[${String(++done).padStart(String(total).length)}/${total}]`;
   progress(
@@ -283,20 +298,33 @@ export function runGreenletBench(opts: GreenletBenchOptions): GreenletBenchResul
   const samples: Record<string, number[]> = {};
   const cells: Record<string, TimedCell> = {};
   for (const op of ops) {
-    for (const impl of impls) {
-      const kind = TIMED_KINDS[op][impl];
+    for (const impl of runs(op)) {
+      const kind = TIMED_KINDS[op][impl]!;
       samples[`${op}:${impl}`] = [];
-      cells[`${op}:${impl}`] = { status: 'ok', op: OPS[kind], k: [], ...(impl.startsWith('looplet') ? { threads: [] } : {}) };
+      cells[`${op}:${impl}`] = {
+        status: 'ok',
+        op: OPS[kind],
+        k: [],
+        cpu: [],
+        ...(impl.startsWith('looplet') ? { threads: [], waits: { spins: 0, spinTimeouts: 0, sleeps: 0 } } : {}),
+      };
     }
   }
   for (let r = 0; r < mode.rounds; r++) {
     for (const op of ops) {
-      for (let j = 0; j < impls.length; j++) {
-        const impl = impls[(r + j) % impls.length];
+      const order = runs(op);
+      for (let j = 0; j < order.length; j++) {
+        const impl = order[(r + j) % order.length];
         const key = `${op}:${impl}`;
         const cell = cells[key];
         if (cell.status !== 'ok') continue;
-        const trial: GreenletTimedTrial = { kind: TIMED_KINDS[op][impl], blocks: perRound, blockUs: mode.blockUs, warmupMs: mode.warmupMs };
+        const trial: GreenletTimedTrial = {
+          kind: TIMED_KINDS[op][impl]!,
+          blocks: perRound,
+          blockUs: mode.blockUs,
+          warmupMs: mode.warmupMs,
+          ...(impl === 'looplet-nospin' ? { spinUs: 0 } : {}),
+        };
         const t0 = Date.now();
         let line: string;
         try {
@@ -308,7 +336,9 @@ export function runGreenletBench(opts: GreenletBenchOptions): GreenletBenchResul
             samples[key].push(...out.samples);
             cell.k!.push(out.k);
             if (out.threads) cell.threads!.push(out.threads);
-            line = `${fmt(summarize(out.samples).median)} us (K=${out.k})`;
+            if (out.cpuUsPerOp !== undefined) cell.cpu!.push(out.cpuUsPerOp);
+            if (out.waits && cell.waits) for (const w of ['spins', 'spinTimeouts', 'sleeps'] as const) cell.waits[w] += out.waits[w];
+            line = `${fmt(summarize(out.samples).median)} us (K=${out.k}${out.cpuUsPerOp !== undefined ? `, CPU ${fmt(out.cpuUsPerOp)} us/op` : ''})`;
           }
         } catch (err) {
           Object.assign(cell, { status: 'error', note: (err as Error).message });
@@ -322,18 +352,25 @@ export function runGreenletBench(opts: GreenletBenchOptions): GreenletBenchResul
     if (cells[key].status === 'ok') cells[key].summary = summarize(samples[key]);
     else delete cells[key].summary;
   }
-  const rowCells = (op: 'switch' | 'spawn', only?: Impl[]): Partial<Record<Impl, TimedCell>> =>
-    Object.fromEntries(impls.filter((i) => !only || only.includes(i)).map((i) => [i, cells[`${op}:${i}`]]));
+  const rowCells = (op: Op, only?: Impl[]): Partial<Record<Impl, TimedCell>> =>
+    Object.fromEntries(runs(op).filter((i) => !only || only.includes(i)).map((i) => [i, cells[`${op}:${i}`]]));
   // A round trip is two switches: the same blocks, counted per iteration.
   const doubled = (c: TimedCell): TimedCell => {
     const s = c.summary;
-    return { ...c, op: 'switch there and back', summary: s && { ...s, median: 2 * s.median, p99: 2 * s.p99, min: 2 * s.min, mean: 2 * s.mean }, k: c.k?.map((k) => k / 2) };
+    return {
+      ...c,
+      op: 'switch there and back',
+      summary: s && { ...s, median: 2 * s.median, p99: 2 * s.p99, min: 2 * s.min, mean: 2 * s.mean },
+      k: c.k?.map((k) => k / 2),
+      cpu: c.cpu?.map((x) => 2 * x),
+    };
   };
   const roundtrip: Partial<Record<Impl, TimedCell>> = {};
   for (const impl of impls) roundtrip[impl] = impl === 'gevent' ? cells[`switch:${impl}`] : doubled(cells[`switch:${impl}`]);
   const timed: TimedRow[] = [
-    { key: 'switch', label: 'ping-pong switch', unit: 'us/switch', cells: rowCells('switch', ['looplet', 'looplet-1cpu', 'greenlet']) },
+    { key: 'switch', label: 'ping-pong switch', unit: 'us/switch', cells: rowCells('switch', [...VARIANTS, 'greenlet']) },
     { key: 'roundtrip', label: 'round trip = 2 switches (gevent: sleep(0))', unit: 'us', cells: roundtrip },
+    { key: 'ring', label: `switch among ${RING_SIZE} via main (hub pattern)`, unit: 'us/switch', cells: rowCells('ring') },
     { key: 'spawn', label: 'spawn + run + finish (gevent: spawn+join)', unit: 'us', cells: rowCells('spawn') },
   ];
 
@@ -376,7 +413,7 @@ export function runGreenletBench(opts: GreenletBenchOptions): GreenletBenchResul
   }
 
   for (const [key, cell] of Object.entries(cells)) {
-    const [op, impl] = key.split(':') as ['switch' | 'spawn', Impl];
+    const [op, impl] = key.split(':') as [Op, Impl];
     if (cell.status !== 'ok') notes.push(`${op}, ${IMPL_LABELS[impl]} (${cell.op}): ${cell.status}: ${cell.note}`);
   }
   for (const row of rss) {
@@ -423,9 +460,24 @@ function versus(value: number, peers: Array<[label: string, v: number | undefine
     .join(', ');
 }
 
-function pinnedNote(cells: TimedRow['cells']): string {
-  const one = ok(cells['looplet-1cpu']);
-  return one ? `; pinned to one CPU ${fmt(one.median)} us` : '';
+/** Median CPU time per operation over the rounds, µs. */
+const cpuOf = (c?: TimedCell): number | undefined => (c?.status === 'ok' && c.cpu && c.cpu.length > 0 ? median(c.cpu) : undefined);
+
+/** Share of the timed waits that ended while spinning, "97%"; '-' when unknown. */
+function spunShare(c?: TimedCell): string {
+  const w = c?.status === 'ok' ? c.waits : undefined;
+  const total = w ? w.spins + w.sleeps : 0;
+  return w && total > 0 ? `${((100 * w.spins) / total).toFixed(1)}%` : '-';
+}
+
+function variantsNote(cells: TimedRow['cells']): string {
+  const cpu = cpuOf(cells.looplet);
+  const parts = [
+    ...(cpu !== undefined ? [`CPU time ${fmt(cpu)} us per switch (both threads; ${spunShare(cells.looplet)} of waits spun)`] : []),
+    ...(ok(cells['looplet-nospin']) ? [`spin off ${fmt(ok(cells['looplet-nospin'])!.median)} us`] : []),
+    ...(ok(cells['looplet-1cpu']) ? [`pinned to one CPU ${fmt(ok(cells['looplet-1cpu'])!.median)} us`] : []),
+  ];
+  return parts.length > 0 ? `; ${parts.join('; ')}` : '';
 }
 
 export function computeGreenletTargets(timed: TimedRow[], rss: RssRow[]): Target[] {
@@ -439,7 +491,7 @@ export function computeGreenletTargets(timed: TimedRow[], rss: RssRow[]): Target
     name: `ping-pong switch median <= ${SWITCH_MAX_US} us`,
     pass: swLp ? swLp.median <= SWITCH_MAX_US : null,
     detail: swLp
-      ? `looplet ${fmt(swLp.median)} us per switch (p99 ${fmt(swLp.p99)})${pinnedNote(sw)}${cmp(versus(swLp.median, [['python-greenlet', ok(sw.greenlet)?.median]], 'us'))}`
+      ? `looplet ${fmt(swLp.median)} us per switch (p99 ${fmt(swLp.p99)})${variantsNote(sw)}${cmp(versus(swLp.median, [['python-greenlet', ok(sw.greenlet)?.median]], 'us'))}`
       : 'not measured',
   });
 
@@ -449,7 +501,7 @@ export function computeGreenletTargets(timed: TimedRow[], rss: RssRow[]): Target
     name: `spawn + run + finish <= ${SPAWN_MAX_US} us (pooled threads)`,
     pass: spLp ? spLp.median <= SPAWN_MAX_US : null,
     detail: spLp
-      ? `looplet ${fmt(spLp.median)} us (p99 ${fmt(spLp.p99)})${pinnedNote(sp)}${cmp(
+      ? `looplet ${fmt(spLp.median)} us (p99 ${fmt(spLp.p99)})${variantsNote(sp).replace(/ per switch/, '')}${cmp(
           versus(spLp.median, [['python-greenlet', ok(sp.greenlet)?.median], ['gevent spawn+join', ok(sp.gevent)?.median]], 'us'),
         )}`
       : 'not measured',
@@ -510,31 +562,31 @@ export function greenletTable(result: GreenletBenchResult): string {
   return table(header, body, 2);
 }
 
-/** looplet free to use every CPU against looplet pinned to one; null when not measured. */
-export function pinnedTable(result: GreenletBenchResult): string | null {
-  const rows = result.timed.filter((r) => r.key !== 'roundtrip' && r.cells['looplet-1cpu'] !== undefined);
-  if (rows.length === 0) return null;
-  const header = ['operation', 'unit', 'looplet', 'p99', '1 CPU', 'p99', 'looplet/1 CPU', '1 CPU/greenlet'];
+/** looplet's defaults against spinning off and against one CPU, with CPU time per operation; null when only the defaults ran. */
+export function variantsTable(result: GreenletBenchResult): string | null {
+  const rows = result.timed.filter((r) => r.key !== 'roundtrip' && r.cells.looplet !== undefined);
+  const shown = VARIANTS.filter((v) => rows.some((r) => r.cells[v] !== undefined));
+  if (rows.length === 0 || shown.length < 2) return null;
+  const header = ['operation', 'unit'];
+  for (const v of shown) header.push(v === 'looplet' ? 'default' : v === 'looplet-nospin' ? 'spin off' : '1 CPU', 'p99', 'CPU');
+  header.push('spun');
   const body = rows.map((row) => {
-    const free = ok(row.cells.looplet);
-    const one = ok(row.cells['looplet-1cpu']);
-    const cell = row.cells['looplet-1cpu']!;
-    return [
-      row.label.replace(/ \(.*\)$/, ''),
-      row.unit,
-      fmt(free?.median),
-      fmt(free?.p99),
-      one ? fmt(one.median) : cell.status,
-      fmt(one?.p99),
-      ratio(free?.median, one?.median),
-      ratio(one?.median, ok(row.cells.greenlet)?.median),
-    ];
+    const line = [row.label.replace(/ \(.*\)$/, ''), row.unit];
+    for (const v of shown) {
+      const c = row.cells[v];
+      line.push(c === undefined ? '-' : c.status !== 'ok' ? c.status : fmt(c.summary?.median), fmt(ok(c)?.p99), fmt(cpuOf(c)));
+    }
+    line.push(spunShare(row.cells.looplet));
+    return line;
   });
   const cpu = (result.settings as { pinnedCpu?: number | null }).pinnedCpu;
   return [
-    `Diagnostic, not a target: looplet with its process pinned to one CPU (taskset -c ${cpu ?? '?'}), measured in the same rounds.`,
-    'A switch wakes another OS thread. Free to use every CPU, the kernel tends to wake it on an idle',
-    'CPU, which on a VM most likely costs a hypervisor round trip; pinned, the hand-off stays on one CPU.',
+    'looplet variants, measured in the same rounds (diagnostic, not targets). default: a thread that hands',
+    'control away spins (up to the budget, see setSwitchSpin) when its last wait was short and the target runs',
+    `on another CPU; spin off: setSwitchSpin(0), every wait sleeps in the kernel; 1 CPU: taskset -c ${cpu ?? '?'}.`,
+    'CPU: CPU time of all threads (GC helpers included) over the timed blocks / operations, a mean;',
+    'a spinning wait burns CPU on a second CPU while the other thread runs.',
+    'spun: share of the default\'s waits that ended while spinning.',
     '',
     table(header, body, 2),
   ].join('\n');
@@ -555,19 +607,29 @@ export function greenletTextReport(result: GreenletBenchResult): string {
     '',
     greenletTable(result),
   ];
-  const pinned = pinnedTable(result);
-  if (pinned) parts.push('', pinned);
+  const variants = variantsTable(result);
+  if (variants) parts.push('', variants);
   if (result.notes.length > 0) parts.push('', 'Notes', ...result.notes.map((n) => `  - ${n}`));
   parts.push('', 'Targets (computed from this run)', targetLines(result.targets));
   return parts.join('\n') + '\n';
 }
 
-const COLORS: Record<Impl, string> = { looplet: '#1f6fb4', 'looplet-1cpu': '#8dbde6', greenlet: '#e0700a', gevent: '#2a9d3a' };
+const COLORS: Record<Impl, string> = {
+  looplet: '#1f6fb4',
+  'looplet-nospin': '#5a9bd5',
+  'looplet-1cpu': '#8dbde6',
+  greenlet: '#e0700a',
+  gevent: '#2a9d3a',
+};
 
 export function greenletChart(result: GreenletBenchResult): string {
-  const shown = IMPLS.filter((i) => i !== 'looplet-1cpu' || result.timed.some((r) => ok(r.cells[i])));
+  const shown = IMPLS.filter((i) => i === 'looplet' || result.timed.some((r) => ok(r.cells[i])));
   const series = shown.map((i) =>
-    i === 'looplet-1cpu' ? { label: 'looplet, 1 CPU (diagnostic)', color: COLORS[i], ink: '#10314f' } : { label: IMPL_LABELS[i], color: COLORS[i] },
+    i === 'looplet-1cpu'
+      ? { label: 'looplet, 1 CPU (diagnostic)', color: COLORS[i], ink: '#10314f' }
+      : i === 'looplet-nospin'
+        ? { label: 'looplet, spin off (diagnostic)', color: COLORS[i], ink: '#10314f' }
+        : { label: IMPL_LABELS[i], color: COLORS[i] },
   );
   const bars = (row: TimedRow, captions: Partial<Record<Impl, string>> = {}): BarGroup['bars'] =>
     shown.flatMap((impl, si) => {
@@ -578,6 +640,7 @@ export function greenletChart(result: GreenletBenchResult): string {
   const groups: BarGroup[] = [
     { label: 'ping-pong switch', sublabel: 'µs per switch', bars: bars(row('switch')), target: { value: SWITCH_MAX_US, label: `target ≤ ${SWITCH_MAX_US} µs` } },
     { label: 'round trip (2 switches)', sublabel: 'gevent: sleep(0)', bars: bars(row('roundtrip'), { gevent: 'sleep(0)' }) },
+    { label: `ring of ${RING_SIZE} via main`, sublabel: 'µs per switch (hub pattern)', bars: bars(row('ring')) },
     {
       label: 'spawn + run + finish',
       sublabel: 'gevent: spawn(f).join()',

@@ -75,8 +75,13 @@ export type ChurnOutcome = ChurnSamples | Unavailable;
  * spawn: new Greenlet(() => 1).switch() (Python: greenlet(f).switch()).
  * gevent-spawn: gevent.spawn(f).join(); gevent-sleep: gevent.sleep(0).
  */
+/** Greenlets in the `ring` trial: main switches to each in turn, each switches straight back. */
+export const RING_SIZE = 100;
+
 export interface GreenletTimedTrial {
-  kind: 'switch' | 'spawn' | 'gevent-spawn' | 'gevent-sleep';
+  kind: 'switch' | 'ring' | 'spawn' | 'gevent-spawn' | 'gevent-sleep';
+  /** looplet: setSwitchSpin(spinUs) before anything runs; absent: the default. */
+  spinUs?: number;
   blocks: number;
   /** Aim for blocks of this many µs: K = operations per block follows from it. */
   blockUs: number;
@@ -100,6 +105,10 @@ export interface GreenletTimedSamples {
   k: number;
   /** looplet: pooled OS threads after warm-up and after the timed blocks. */
   threads?: { afterWarmup: number; afterRun: number };
+  /** CPU time (user + system, every thread of the process) per operation over the timed blocks, µs. */
+  cpuUsPerOp?: number;
+  /** looplet: how the waits behind the timed switches ended (runtimeStats() growth). */
+  waits?: { spins: number; spinTimeouts: number; sleeps: number };
   versions?: Record<string, string>;
 }
 

@@ -173,7 +173,10 @@ export function logBarChart(opts: BarChartOptions): string {
       const inside = bottom - top >= 20;
       const valueY = inside ? top + 14 : labelY;
       const fill = inside ? ` fill="${opts.series[si].ink ?? '#ffffff'}" font-weight="bold"` : '';
-      add(`<text x="${r1(cx)}" y="${r1(valueY)}" text-anchor="middle" font-size="11"${fill}>${escapeXml(valueLabel(bar.value))}</text>`);
+      // Narrow bars (many series) get a smaller label with two significant digits.
+      const narrow = barWidth < 30;
+      const label = narrow ? String(Number(bar.value.toPrecision(2))) : valueLabel(bar.value);
+      add(`<text x="${r1(cx)}" y="${r1(valueY)}" text-anchor="middle" font-size="${narrow ? 9 : 11}"${fill}>${escapeXml(label)}</text>`);
       if (!inside) labelY -= 13;
       if (bar.caption) add(`<text x="${r1(cx)}" y="${r1(labelY)}" text-anchor="middle" font-size="10" fill="#555">${escapeXml(bar.caption)}</text>`);
     }
