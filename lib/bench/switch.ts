@@ -329,6 +329,8 @@ const NATIVE_LABELS: Record<string, string> = {
   lp_coro: 'lp_coro_switch',
   boost_fcontext: 'boost.context jump_fcontext',
   swapcontext: 'swapcontext (ucontext)',
+  handoff_futex: 'C thread hand-off, futex',
+  handoff_spin: 'C thread hand-off, spin <= 20 us',
   create_free: 'lp_coro_new + lp_coro_free',
   spawn_finish: 'new + run to the end + free',
 };
@@ -351,7 +353,8 @@ export async function runSwitchBench(opts: SwitchBenchOptions): Promise<void> {
     if (ns) return { key, label, kind: 'native', status: 'ok', ns };
     return { key, label, kind: 'native', status: 'n/a', note: key === 'boost_fcontext' ? native.boost.note : 'not measured' };
   };
-  const switches = [nativeRow('lp_coro'), nativeRow('boost_fcontext'), nativeRow('swapcontext'), py.row, js];
+  const handoffs = ['handoff_futex', 'handoff_spin'].filter((k) => native.results[k]).map(nativeRow);
+  const switches = [nativeRow('lp_coro'), nativeRow('boost_fcontext'), nativeRow('swapcontext'), ...handoffs, py.row, js];
   const lifecycle = [nativeRow('create_free'), nativeRow('spawn_finish')];
   if (!native.boost.available) notes.push(native.boost.note);
   for (const r of [py.row, js]) if (r.status !== 'ok') notes.push(`${r.label}: ${r.note}`);

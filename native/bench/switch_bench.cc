@@ -7,6 +7,11 @@
 //   swapcontext    POSIX ucontext ping-pong (saves the signal mask: a syscall)
 //   create_free    lp_coro_new + lp_coro_free (stack from the per-thread cache)
 //   spawn_finish   lp_coro_new + first switch, entry returns + lp_coro_free
+//   handoff_futex  (Linux) two OS threads passing a turn back and forth
+//                  through futexes: the floor under a JS greenlet switch that
+//                  sleeps (each call is one hand-off)
+//   handoff_spin   the same, each side spinning up to 20 us before it sleeps:
+//                  the floor under a JS greenlet switch that spins
 //   memory         RSS and address space per suspended coroutine, with
 //                  10,000 of them alive (default stack size)
 //
@@ -25,7 +30,13 @@
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#endif
 
+#include <atomic>
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -119,6 +130,72 @@ void *lp_peer_fn(lp_coro_t *, void *) {
 void lp_run(long k) {
   for (long i = 0; i < k; i++) lp_coro_switch(lp_peer, nullptr, nullptr);
 }
+
+// ---- OS-thread hand-off ------------------------------------------------------------
+
+#if defined(__linux__)
+// A binary semaphore as in the greenlet runtime: 0 empty, 1 posted, 2 a
+// waiter sleeps; a waiter may spin first (then the post needs no syscall).
+struct HandoffBaton {
+  std::atomic<int> state{0};
+  void post() {
+    if (state.exchange(1, std::memory_order_release) == 2)
+      syscall(SYS_futex, &state, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
+  void wait(double spin_ns) {
+    if (spin_ns > 0) {
+      double deadline = now_ns() + spin_ns;
+      for (unsigned i = 1; state.load(std::memory_order_acquire) != 1; i++) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        asm volatile("yield" ::: "memory");
+#endif
+        if ((i & 63) == 0 && now_ns() >= deadline) break;
+      }
+    }
+    for (;;) {
+      int expected = 1;
+      if (state.compare_exchange_strong(expected, 0, std::memory_order_acquire)) return;
+      expected = 0;
+      if (state.compare_exchange_strong(expected, 2, std::memory_order_relaxed) || expected == 2)
+        syscall(SYS_futex, &state, FUTEX_WAIT_PRIVATE, 2, nullptr, nullptr, 0);
+    }
+  }
+};
+
+struct Handoff {
+  HandoffBaton to_peer, to_main;
+  double spin_ns;
+};
+Handoff handoff_futex{{}, {}, 0};
+Handoff handoff_spin{{}, {}, 20000};
+
+void *handoff_peer(void *arg) {
+  Handoff *h = static_cast<Handoff *>(arg);
+  for (;;) {
+    h->to_peer.wait(h->spin_ns);
+    h->to_main.post();
+  }
+  return nullptr;
+}
+
+void handoff_run(Handoff *h, long k) {
+  for (long i = 0; i < k; i++) {
+    h->to_peer.post();
+    h->to_main.wait(h->spin_ns);
+  }
+}
+void handoff_futex_run(long k) { handoff_run(&handoff_futex, k); }
+void handoff_spin_run(long k) { handoff_run(&handoff_spin, k); }
+
+bool start_handoff_peer(Handoff *h) {
+  pthread_t t;
+  if (pthread_create(&t, nullptr, handoff_peer, h) != 0) return false;
+  pthread_detach(t);  // parked on its baton until the process exits
+  return true;
+}
+#endif
 
 // ---- boost.context ping-pong ----------------------------------------------------
 
@@ -269,6 +346,10 @@ int main(int argc, char **argv) {
   uc_peer.uc_link = nullptr;
   makecontext(&uc_peer, uc_peer_fn, 0);
   methods.push_back({"swapcontext", uc_run, 2});
+#if defined(__linux__)
+  if (start_handoff_peer(&handoff_futex)) methods.push_back({"handoff_futex", handoff_futex_run, 2});
+  if (start_handoff_peer(&handoff_spin)) methods.push_back({"handoff_spin", handoff_spin_run, 2});
+#endif
   methods.push_back({"create_free", create_free_run, 1});
   methods.push_back({"spawn_finish", spawn_finish_run, 1});
 

@@ -49,15 +49,16 @@
 
 namespace {
 
-// Spinning. A switch wakes the target's thread and puts the caller's to
-// sleep; with futexes that is a sleep and a wake per switch, 2 us or more on
-// the VM this was measured on, and waking a thread on an idle vCPU costs
-// ~20 us. When the caller is going to get control back soon (ping-pong, a
-// greenlet that yields straight back), it is cheaper to wait for that by
-// spinning on one CPU while the target runs on another: ~0.2 us for the
-// handoff itself. So a waiter spins, for at most g_spin_ns, when
+// Spinning (docs/greenlets.md, "Waiting"). A switch wakes the target's thread
+// and puts the caller's to sleep; with futexes that is a sleep and a wake per
+// switch, ~2 us on one CPU of the VM this was measured on, ~20 us when the
+// target wakes on an idle vCPU. When the caller gets control back soon
+// (ping-pong, spawn and finish), it is cheaper to wait by spinning on one CPU
+// while the target runs on another: tens of ns for the hand-off itself. So a
+// waiter spins, for at most g_spin_ns, when
 //   - its previous wait ended within g_spin_ns (Baton::quick), so a long
-//     wait costs one wasted budget and the next wait sleeps at once, and
+//     wait costs one wasted budget and the next wait sleeps at once,
+//   - the thread it woke runs on another CPU (PlaceTarget), and
 //   - a spinner slot is free: at most half the CPUs this process may use
 //     spin at once, process-wide, and nothing spins on a single CPU.
 std::atomic<int64_t> g_spin_ns{0};
@@ -215,9 +216,12 @@ class Baton {
       CpuRelax();
       if ((i & 63) == 0 && NowNs() >= deadline) {
         expected = kSpinning;
-        Count(spin_timeouts_);
-        if (state_.compare_exchange_strong(expected, kEmpty, std::memory_order_relaxed))
+        if (state_.compare_exchange_strong(expected, kEmpty, std::memory_order_relaxed)) {
           GiveSpinnerSlot();
+          Count(spin_timeouts_);
+        } else {
+          Count(spins_);  // posted at the last moment; the post gave the slot back
+        }
         return;
       }
     }
