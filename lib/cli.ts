@@ -51,6 +51,8 @@ Options:
                            with apt-get: apt-get install -y python3-greenlet python3-gevent
                            (apt-get update first only if that fails)
   --no-pinned              skip the diagnostic rows of looplet pinned to one CPU (taskset)
+  --load N                 keep N busy-looping processes running during the run (0-64,
+                           default 0): every figure under CPU contention
   --check                  exit with status 1 when a project target fails
   -h, --help               show this help
 `;
@@ -151,6 +153,7 @@ function benchGreenlet(args: string[]): number {
       'no-python': { type: 'boolean', default: false },
       'install-peers': { type: 'boolean', default: false },
       'no-pinned': { type: 'boolean', default: false },
+      load: { type: 'string', default: '0' },
       check: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -161,6 +164,8 @@ function benchGreenlet(args: string[]): number {
     process.stdout.write(greenletUsage());
     return 0;
   }
+  const load = Number(values.load);
+  if (!/^\d+$/.test(values.load) || load > 64) throw new UsageError(`--load must be an integer from 0 to 64, not ${JSON.stringify(values.load)}`);
   if (values.python !== undefined && values['no-python']) throw new UsageError('--python and --no-python conflict');
   if (values['install-peers'] && values['no-python']) throw new UsageError('--install-peers and --no-python conflict');
   const result = greenletBenchCommand({
@@ -169,6 +174,7 @@ function benchGreenlet(args: string[]): number {
     python: values['no-python'] ? null : values.python,
     installPeers: values['install-peers'],
     pinned: !values['no-pinned'],
+    load,
     command: ['looplet', 'bench', 'greenlet', ...args].join(' '),
   });
   return values.check && result.targets.some((t) => t.pass === false) ? 1 : 0;

@@ -4,7 +4,7 @@
 // (greenlet-worker.ts, benchmarks/greenlet_peer.py), the implementations
 // taking turns round by round; this parent plans, collects, reports and
 // writes bench-results/greenlet-*.{json,svg}.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../binding';
@@ -24,6 +24,8 @@ export interface GreenletBenchOptions {
   installPeers: boolean;
   /** Also measure looplet pinned to one CPU with taskset (Linux, more than one CPU allowed). */
   pinned: boolean;
+  /** Busy-looping processes kept running during the run (CPU contention); default 0. */
+  load?: number;
   /** The command line, recorded in the JSON. */
   command: string;
 }
@@ -260,7 +262,33 @@ function threadLimits(): Record<string, number | null> {
   return { threadsMax: read('/proc/sys/kernel/threads-max'), maxMapCount: read('/proc/sys/vm/max_map_count') };
 }
 
+/** Starts `count` processes that spin until stop() (or until this process exits). */
+function backgroundLoad(count: number): { stop(): void } {
+  const children = Array.from({ length: count }, () =>
+    spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }),
+  );
+  const stop = (): void => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  };
+  process.once('exit', stop);
+  return {
+    stop() {
+      stop();
+      process.removeListener('exit', stop);
+    },
+  };
+}
+
 export function runGreenletBench(opts: GreenletBenchOptions): GreenletBenchResult {
+  const load = backgroundLoad(opts.load ?? 0);
+  try {
+    return measureGreenlets(opts);
+  } finally {
+    load.stop();
+  }
+}
+
+function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
   const started = Date.now();
   const mode = MODES[opts.quick ? 'quick' : 'full'];
   const notes: string[] = [];
@@ -269,6 +297,7 @@ export function runGreenletBench(opts: GreenletBenchOptions): GreenletBenchResul
   const worker = path.join(__dirname, 'greenlet-worker.js');
   const cpu = pinCpu(opts);
   if (typeof cpu !== 'number') notes.push(cpu.note);
+  if (opts.load) notes.push(`--load ${opts.load}: ${opts.load} busy-looping process(es) ran during the whole run (CPU contention)`);
   const available = (impl: Impl): boolean =>
     impl === 'looplet' || impl === 'looplet-nospin' || (impl === 'looplet-1cpu' ? typeof cpu === 'number' : peers.script !== null && peers[impl] !== null);
   const impls = IMPLS.filter(available);
@@ -439,6 +468,7 @@ export function runGreenletBench(opts: GreenletBenchOptions): GreenletBenchResul
       rssGreenlets: RSS_GREENLETS,
       smallStack: SMALL_STACK,
       pinnedCpu: typeof cpu === 'number' ? cpu : null,
+      backgroundLoad: opts.load ?? 0,
       ...threadLimits(),
     },
     notes,
