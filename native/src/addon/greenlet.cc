@@ -218,7 +218,7 @@ class Baton {
     for (unsigned i = 1;; i++) {
       if (state_.load(std::memory_order_acquire) == kPosted) {  // post gave the slot back
         Count(spins_);
-        penalty_ = 0;
+        penalty_ /= 2;
         return;
       }
       CpuRelax();
@@ -227,9 +227,10 @@ class Baton {
         if (state_.compare_exchange_strong(expected, kEmpty, std::memory_order_relaxed)) {
           GiveSpinnerSlot();
           Count(spin_timeouts_);
-          // Back off: the next 1, 2, 4, ... 256 waits sleep at once. Spins
-          // run out when the CPUs are busy with other work; then spinning
-          // only takes CPU time from the thread it waits for.
+          // Back off: the next 1, 2, 4, ... 256 waits sleep at once (each
+          // spin that succeeds halves that again). Spins run out when the
+          // CPUs are busy with other work; then spinning only takes CPU
+          // time from the thread it waits for.
           penalty_ = penalty_ == 0 ? 1 : penalty_ < kMaxPenalty ? 2 * penalty_ : kMaxPenalty;
           skip_.store(penalty_, std::memory_order_relaxed);
         } else {
