@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../binding';
 import { runProcess } from './process';
 import { RING_SIZE, type GreenletRssOutcome, type GreenletRssSamples, type GreenletTimedOutcome, type GreenletTimedTrial } from './protocol';
-import { machineInfo, machineLine, table, targetLines, type Machine, type Status, type Target } from './report';
+import { machineInfo, machineLine, table, targetLines, writeResults, type Machine, type Status, type Target } from './report';
 import { fmt, median, summarize, type Summary } from './stats';
 import { logBarChart, type BarGroup } from './svg';
 
@@ -204,16 +204,16 @@ function findPeers(opts: GreenletBenchOptions, notes: string[]): Peers {
 }
 
 type Op = 'switch' | 'ring' | 'spawn';
-const looplet = (kind: GreenletTimedTrial['kind']): Partial<Record<Impl, GreenletTimedTrial['kind']>> => ({
+const loopletKinds = (kind: GreenletTimedTrial['kind']): Partial<Record<Impl, GreenletTimedTrial['kind']>> => ({
   looplet: kind,
   'looplet-nospin': kind,
   'looplet-1cpu': kind,
 });
 /** The trial kind each implementation runs for an operation (none: not measured). */
 const TIMED_KINDS: Record<Op, Partial<Record<Impl, GreenletTimedTrial['kind']>>> = {
-  switch: { ...looplet('switch'), greenlet: 'switch', gevent: 'gevent-sleep' },
-  ring: { ...looplet('ring'), greenlet: 'ring' },
-  spawn: { ...looplet('spawn'), greenlet: 'spawn', gevent: 'gevent-spawn' },
+  switch: { ...loopletKinds('switch'), greenlet: 'switch', gevent: 'gevent-sleep' },
+  ring: { ...loopletKinds('ring'), greenlet: 'ring' },
+  spawn: { ...loopletKinds('spawn'), greenlet: 'spawn', gevent: 'gevent-spawn' },
 };
 
 /** The first CPU this process may run on, for `taskset -c`; or a note why looplet is not pinned. */
@@ -234,22 +234,6 @@ const OPS: Record<GreenletTimedTrial['kind'], string> = {
   'gevent-sleep': 'gevent.sleep(0)',
 };
 
-function writeResults(dir: string, result: GreenletBenchResult, svg: string): string[] {
-  fs.mkdirSync(dir, { recursive: true });
-  const stamp = result.machine.date.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-  const json = JSON.stringify(result, null, 2) + '\n';
-  const files: string[] = [];
-  for (const [name, body] of [
-    [`greenlet-${stamp}.json`, json],
-    [`greenlet-${stamp}.svg`, svg],
-    ['greenlet-latest.json', json],
-    ['greenlet-latest.svg', svg],
-  ]) {
-    fs.writeFileSync(path.join(dir, name), body);
-    files.push(path.join(dir, name));
-  }
-  return files;
-}
 
 function threadLimits(): Record<string, number | null> {
   const read = (file: string): number | null => {
@@ -702,7 +686,7 @@ export function greenletChart(result: GreenletBenchResult): string {
 export function greenletBenchCommand(opts: GreenletBenchOptions): GreenletBenchResult {
   const result = runGreenletBench(opts);
   process.stdout.write(greenletTextReport(result));
-  const files = writeResults(opts.out, result, greenletChart(result));
+  const files = writeResults(opts.out, 'greenlet', result, greenletChart(result));
   process.stdout.write(`\nResults (${result.durationSeconds} s): ${files.join(', ')}\n`);
   return result;
 }

@@ -14,6 +14,7 @@ import {
   computeTargets,
   machineInfo,
   textReport,
+  writeResults,
   type ChurnRow,
   type PhaseSummaries,
   type PollerBenchResult,
@@ -82,22 +83,6 @@ function findPython(opt: string | null | undefined): { exe: string; version: str
 
 const summarizePhases = (p: Phases): PhaseSummaries => ({ register: summarize(p[0]), modify: summarize(p[1]), unregister: summarize(p[2]) });
 
-function writeResults(dir: string, result: PollerBenchResult, svg: string): string[] {
-  fs.mkdirSync(dir, { recursive: true });
-  const stamp = result.machine.date.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-  const json = JSON.stringify(result, null, 2) + '\n';
-  const files: string[] = [];
-  for (const [name, body] of [
-    [`poller-${stamp}.json`, json],
-    [`poller-${stamp}.svg`, svg],
-    ['poller-latest.json', json],
-    ['poller-latest.svg', svg],
-  ]) {
-    fs.writeFileSync(path.join(dir, name), body);
-    files.push(path.join(dir, name));
-  }
-  return files;
-}
 
 export function runPollerBench(opts: PollerBenchOptions): PollerBenchResult {
   const started = Date.now();
@@ -238,7 +223,7 @@ export function pollerBenchCommand(opts: PollerBenchOptions): PollerBenchResult 
   const result = runPollerBench(opts);
   const backends = opts.backends ?? Poller.backends();
   process.stdout.write(textReport(result));
-  const files = writeResults(opts.out, result, chart(result, backends));
+  const files = writeResults(opts.out, 'poller', result, chart(result, backends));
   process.stdout.write(`\nResults (${result.durationSeconds} s): ${files.join(', ')}\n`);
   return result;
 }

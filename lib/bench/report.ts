@@ -1,7 +1,9 @@
 // The results of `looplet bench poller`: their shape (also the JSON file's),
 // the targets computed from them, the text tables and the chart; plus the
 // pieces every benchmark shares (machine info, tables, target lines).
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Backend } from '../poller';
 import { fmt, slope, type Summary } from './stats';
 import { logLogChart, type Series } from './svg';
@@ -203,6 +205,27 @@ export function churnTable(rows: ChurnRow[]): string {
 
 export function targetLines(targets: Target[]): string {
   return targets.map((t) => `  ${t.pass === null ? 'n/a ' : t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.detail}`).join('\n');
+}
+
+/**
+ * Writes <dir>/<name>-<date>.{json,svg} and <name>-latest.{json,svg} for a
+ * benchmark result; returns the paths written.
+ */
+export function writeResults(dir: string, name: string, result: { machine: Machine }, svg: string): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  const stamp = result.machine.date.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const json = JSON.stringify(result, null, 2) + '\n';
+  const files: string[] = [];
+  for (const [file, body] of [
+    [`${name}-${stamp}.json`, json],
+    [`${name}-${stamp}.svg`, svg],
+    [`${name}-latest.json`, json],
+    [`${name}-latest.svg`, svg],
+  ]) {
+    fs.writeFileSync(path.join(dir, file), body);
+    files.push(path.join(dir, file));
+  }
+  return files;
 }
 
 export function machineLine(m: Machine): string {

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { packageRoot } from '../binding';
-import { machineInfo, machineLine, type Machine, type Target } from './report';
+import { machineInfo, machineLine, writeResults, type Machine, type Target } from './report';
 import { fmt } from './stats';
 
 export interface SwitchBenchOptions {
@@ -307,23 +307,6 @@ export function switchChart(r: SwitchBenchResult): string {
   return out.join('\n') + '\n';
 }
 
-function writeResults(dir: string, result: SwitchBenchResult): string[] {
-  fs.mkdirSync(dir, { recursive: true });
-  const stamp = result.machine.date.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-  const json = JSON.stringify(result, null, 2) + '\n';
-  const svg = switchChart(result);
-  const files: string[] = [];
-  for (const [name, body] of [
-    [`switch-${stamp}.json`, json],
-    [`switch-${stamp}.svg`, svg],
-    ['switch-latest.json', json],
-    ['switch-latest.svg', svg],
-  ]) {
-    fs.writeFileSync(path.join(dir, name), body);
-    files.push(path.join(dir, name));
-  }
-  return files;
-}
 
 const NATIVE_LABELS: Record<string, string> = {
   lp_coro: 'lp_coro_switch',
@@ -376,6 +359,6 @@ export async function runSwitchBench(opts: SwitchBenchOptions): Promise<void> {
     durationSeconds: Math.round((Date.now() - started) / 100) / 10,
   };
   process.stdout.write(switchTextReport(result));
-  const files = writeResults(opts.out, result);
+  const files = writeResults(opts.out, 'switch', result, switchChart(result));
   process.stdout.write(`\nResults (${result.durationSeconds} s): ${files.join(', ')}\n`);
 }

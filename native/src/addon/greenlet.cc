@@ -438,7 +438,8 @@ int GreenletRuntime::SwitchTo(int id) {
     // A target that slept wakes on another CPU, which may be idle: that
     // wake-up alone took ~20 us on the VM this was measured on, so the
     // first spin gets a longer budget.
-    int spin = !self->baton->quick() ? 0 : spinning ? 1 : elsewhere ? kFirstSpinFactor : 0;
+    int spin = 0;
+    if (self->baton->quick()) spin = spinning ? 1 : elsewhere ? kFirstSpinFactor : 0;
     self->baton->wait(spin);
   }
   int wake = self->wake;
@@ -458,8 +459,7 @@ int GreenletRuntime::SwitchTo(int id) {
 bool GreenletRuntime::PlaceTarget(Record *self, Record *target) {
   Worker *w = target->worker;
   if (w == nullptr || target->baton->spinning()) return false;
-  if (g_spin_ns.load(std::memory_order_relaxed) > 0 && self->baton->quick() && target->baton->quick())
-    return PinElsewhere(w);
+  if (self->baton->quick() && target->baton->quick()) return PinElsewhere(w);
   FollowCpu(w);
   return false;
 }
