@@ -30,9 +30,8 @@
         "LP_STATIC"
       ],
       "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
-      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fno-exceptions"],
+      "cflags_cc": ["-fvisibility=hidden", "-fno-exceptions"],
       "xcode_settings": {
-        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
         "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
         "MACOSX_DEPLOYMENT_TARGET": "10.15"
       },

@@ -45,6 +45,7 @@ describe('stack overflow inside a greenlet', () => {
     wide: 'RangeError',
     viaNative: 'RangeError',
     json: 'RangeError',
+    clone: 'RangeError',
     parse: 'RangeError',
     afterResume: 'RangeError',
   };
@@ -57,6 +58,7 @@ describe('stack overflow inside a greenlet', () => {
     expect(r.lines.get('SUSPENDED')).toEqual(['suspended deep']);
     const results = r.lines.get('RESULTS')![0] as Record<string, unknown>;
     expect(results).toMatchObject(allRangeErrors);
+    expect(['RangeError', 'returned whole']).toContain(results.jsonPlain);
     defaultDepth = results.depth as number;
     // About 1 MiB of stack: thousands of frames, as on Node's own thread.
     expect(defaultDepth).toBeGreaterThan(2000);
@@ -69,6 +71,7 @@ describe('stack overflow inside a greenlet', () => {
     expect(r.lines.get('SUSPENDED')).toEqual(['suspended deep']);
     const results = r.lines.get('RESULTS')![0] as Record<string, unknown>;
     expect(results).toMatchObject(allRangeErrors);
+    expect(['RangeError', 'returned whole']).toContain(results.jsonPlain);
     expect(results.depth).toBeGreaterThan(100);
     if (defaultDepth > 0) expect(results.depth).toBeLessThan(defaultDepth);
     expect(r.lines.get('UNCAUGHT')).toEqual(['RangeError']);

@@ -570,6 +570,10 @@ Baton *GreenletRuntime::RunOnWorker(Worker *w) {
 void GreenletRuntime::Shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
+  // Node runs cleanup hooks with no HandleScope open, and since V8 13 (Node
+  // 24) restoring an archived thread (~Unlocker below) makes a handle: the
+  // debugger's stack walk takes one for the active wasm continuation.
+  v8::HandleScope handle_scope(isolate_);
   // Unwind every suspended greenlet from this (the environment's) thread.
   std::vector<int> suspended;
   for (auto &kv : records_) {
