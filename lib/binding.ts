@@ -1,8 +1,20 @@
-// The raw native binding, typed. Only lib/ talks to it: every native call
-// returns a value >= 0 or a negative errno, and never throws for bad input
-// (lib/ validates before calling).
+// The raw native bindings, typed, and how they are found. Only lib/ talks to
+// them: every native call returns a value >= 0 or a negative errno, and never
+// throws for bad input (lib/ validates before calling).
+//
+// Three binaries (binding.gyp):
+//   looplet           Node-API only: one build loads on every Node line.
+//   looplet_greenlet  uses V8's C++ API, whose ABI changes with each Node
+//                     major: a build is only good for the Node ABI
+//                     (process.versions.modules) it was compiled for.
+//   looplet_bench     the benchmarks' native floors (benchmarks/ loads it).
+// Each is looked for in build/Release (a build from source; skipped when
+// LOOPLET_PREBUILDS_ONLY is set), then in prebuilds/<platform>-<arch>/ under
+// the names prebuildify gives: <name>.node for Node-API (no ABI tag: any
+// Node), <name>.abi<N>.node for one Node ABI.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { codedError, type CodedError } from './errors';
 
 export interface NativePollerHandle {
   add(fd: number, events: number): number;
@@ -14,7 +26,6 @@ export interface NativePollerHandle {
   fileno(): number;
   caps(): number;
   close(): void;
-  benchWait(blocks: number, callsPerBlock: number, timeoutMs: number): Float64Array;
   watch(onReady: () => void): number;
   unwatch(): void;
   rearm(): void;
@@ -31,25 +42,28 @@ export interface NativeSys {
   close(fd: number): number;
 }
 
-/** Native floors for `looplet bench poller` (native/src/addon/bench.cc). */
-export interface NativeBench {
-  /** The bare syscall with a zero timeout on a private set of fds (EVENT_READ each). */
-  rawWait(backendId: number, fds: Int32Array, blocks: number, callsPerBlock: number): { ns: Float64Array; ready: number };
-  /** lp_poller_add/_mod/_del on every fd; 3 means (ns per op) per sample. */
-  churn(backendId: number, fds: Int32Array, samples: number, roundsPerSample: number): Float64Array;
-  /** RLIMIT_NOFILE [soft, hard] after raising soft to hard; -1 means unlimited. */
-  nofileLimit(): [number, number] | number;
-}
-
 export interface NativeBinding {
   NativePoller: new (backendId: number) => NativePollerHandle;
   /** Backend name -> id, for the backends this build and platform have. */
   backends: Record<string, number>;
   defaultBackend: string;
   sys: NativeSys;
-  /** Absent in builds that predate the benchmark helpers. */
-  bench?: NativeBench;
   version: number;
+}
+
+export interface NativeGreenletRuntime {
+  create(stackSize: number): number;
+  switchTo(id: number): number;
+  stats(): { threads: number; idleThreads: number; spins: number; spinTimeouts: number; sleeps: number };
+  spin(ns?: number): number;
+}
+
+export interface NativeGreenletBinding {
+  createGreenletRuntime(trampoline: (id: number) => number): NativeGreenletRuntime;
+  /** NODE_MODULE_VERSION of the headers it was built with. */
+  nodeModuleVersion: number;
+  /** The negative errno values switchTo() returns, as this platform numbers them. */
+  errno: { ENOENT: number; EAGAIN: number; ESHUTDOWN: number };
 }
 
 /** The package root: the nearest folder above this file with looplet's package.json. */
@@ -64,13 +78,70 @@ export function packageRoot(from: string = __dirname): string {
   }
 }
 
+export type AddonName = 'looplet' | 'looplet_greenlet' | 'looplet_bench';
+
+const PER_ABI: ReadonlySet<AddonName> = new Set(['looplet_greenlet']);
+
+/** The files that may hold an addon, best first. */
+export function addonCandidates(name: AddonName, root: string = packageRoot()): string[] {
+  const files: string[] = [];
+  if (!process.env.LOOPLET_PREBUILDS_ONLY) files.push(path.join(root, 'build', 'Release', `${name}.node`));
+  const file = PER_ABI.has(name) ? `${name}.abi${process.versions.modules}.node` : `${name}.node`;
+  files.push(path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, file));
+  return files;
+}
+
+/**
+ * Loads an addon from the first candidate that exists and suits this Node;
+ * throws an Error with code ERR_LOOPLET_NATIVE_MISSING (and every reason
+ * a candidate was passed over) when none does.
+ */
+export function loadAddon<T>(name: AddonName): T {
+  const rejected: string[] = [];
+  for (const file of addonCandidates(name)) {
+    if (!fs.existsSync(file)) continue;
+    let addon: T & { nodeModuleVersion?: number };
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      addon = require(file);
+    } catch (err) {
+      rejected.push(`${file}: ${(err as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    if (PER_ABI.has(name) && addon.nodeModuleVersion !== Number(process.versions.modules)) {
+      rejected.push(`${file}: built for Node ABI ${addon.nodeModuleVersion}, this is ${process.versions.modules}`);
+      continue;
+    }
+    return addon;
+  }
+  throw missingAddon(name, rejected);
+}
+
+function missingAddon(name: AddonName, rejected: string[]): CodedError {
+  const what = PER_ABI.has(name) ? `Node ${process.version} (ABI ${process.versions.modules})` : 'Node-API';
+  const looked = addonCandidates(name).map((f) => `  ${f}`);
+  const lines = [
+    `looplet: no ${name} binary for ${what} on ${process.platform}-${process.arch}.`,
+    'Looked for:',
+    ...looked,
+    ...(rejected.length ? ['Passed over:', ...rejected.map((r) => `  ${r}`)] : []),
+    'Build it from source with `npm rebuild looplet` (needs a C++ compiler, make and Python 3).',
+  ];
+  return codedError(Error, 'ERR_LOOPLET_NATIVE_MISSING', lines.join('\n'));
+}
+
 let cached: NativeBinding | undefined;
 
+/** The Node-API binding (poller, sys). */
 export function binding(): NativeBinding {
-  if (cached === undefined) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const load = require('node-gyp-build') as (dir: string) => NativeBinding;
-    cached = load(packageRoot());
-  }
+  if (cached === undefined) cached = loadAddon<NativeBinding>('looplet');
   return cached;
+}
+
+let greenletCached: NativeGreenletBinding | undefined;
+
+/** The greenlet runtime's binding, for this Node's ABI; loaded on first use. */
+export function greenletBinding(): NativeGreenletBinding {
+  if (greenletCached === undefined) greenletCached = loadAddon<NativeGreenletBinding>('looplet_greenlet');
+  return greenletCached;
 }

@@ -11,7 +11,7 @@
 // into the greenlet so that its finally blocks run (python-greenlet does the
 // same on garbage collection).
 import { executionAsyncId } from 'node:async_hooks';
-import { binding } from './binding';
+import { greenletBinding, type NativeGreenletRuntime } from './binding';
 import { codedError, invalidArgType, outOfRange } from './errors';
 
 /** Thrown into a greenlet to end it; a run() that lets it escape returns it as its value. */
@@ -28,13 +28,6 @@ export type TraceFunction = (event: TraceEvent, args: [origin: Greenlet, target:
 export interface GreenletOptions {
   /** Bytes of stack for the greenlet's thread (default 1 MiB, at least 128 KiB); deeper recursion throws RangeError. */
   stackSize?: number;
-}
-
-interface NativeGreenletRuntime {
-  create(stackSize: number): number;
-  switchTo(id: number): number;
-  stats(): RuntimeStats;
-  spin(ns?: number): number;
 }
 
 /** Figures of this environment's greenlet runtime (see runtimeStats()). */
@@ -69,9 +62,6 @@ interface State {
 const DEFAULT_STACK_SIZE = 1024 * 1024;
 const MIN_STACK_SIZE = 128 * 1024;
 const MAX_STACK_SIZE = 1024 * 1024 * 1024;
-const ENOENT = -2;
-const EAGAIN = -11;
-const ESHUTDOWN = -108;
 
 let native: NativeGreenletRuntime | null = null;
 let mainState: State | null = null;
@@ -108,12 +98,7 @@ function killState(state: State, exit: GreenletExit): unknown {
 }
 
 function runtime(): NativeGreenletRuntime {
-  if (native === null) {
-    const { createGreenletRuntime } = binding() as unknown as {
-      createGreenletRuntime: (trampoline: (id: number) => number) => NativeGreenletRuntime;
-    };
-    native = createGreenletRuntime(trampoline);
-  }
+  if (native === null) native = greenletBinding().createGreenletRuntime(trampoline);
   return native;
 }
 
@@ -197,6 +182,7 @@ function switchTo(requested: State, request: Payload): unknown {
   let [target, payload] = resolve(requested, request);
   if (target === origin) return unpack(payload);
   checkAsyncScope(origin);
+  const { EAGAIN, ENOENT, ESHUTDOWN } = greenletBinding().errno;
   let rc: number;
   for (;;) {
     pendingTrace = tracer ? { event: 'error' in payload ? 'throw' : 'switch', origin, target } : null;

@@ -1,6 +1,7 @@
 // Poller: a readiness selector for any file descriptor, with the semantics of
 // Python's `selectors` module and millisecond timeouts. The registration keys
 // live here; the native side only knows fds and event masks.
+import * as os from 'node:os';
 import { binding, type NativePollerHandle } from './binding';
 import { codedError, invalidArgType, outOfRange, systemError } from './errors';
 import { setNativeAccessor } from './internal';
@@ -61,9 +62,10 @@ const SYSCALLS: Record<Backend, { ctl: string; wait: string }> = {
   select: { ctl: 'select', wait: 'select' },
 };
 
-const ENOENT = -2;
-const EEXIST = -17;
-const ERANGE = -34;
+// Native calls answer with negative errno values, numbered as this platform numbers them.
+const ENOENT = -os.constants.errno.ENOENT;
+const EEXIST = -os.constants.errno.EEXIST;
+const ERANGE = -os.constants.errno.ERANGE;
 
 /** Resolves a file-like argument to its fd, with Node.js-style errors. */
 export function fileobjToFd(fileobj: unknown, name = 'fileobj'): number {

@@ -2,6 +2,7 @@
 // non-blocking socketpair and non-blocking TCP sockets. Read and write the
 // fds with fs.readSync / fs.writeSync (EAGAIN surfaces as an error with
 // code 'EAGAIN') and close them with close() below.
+import * as os from 'node:os';
 import { binding } from './binding';
 import { invalidArgType, outOfRange, systemError } from './errors';
 import { fileobjToFd } from './poller';
@@ -42,7 +43,7 @@ export function connect(host: string, port: number): number {
 /** Accepts a pending connection as a non-blocking fd, or returns -1 when none is pending. */
 export function accept(listenFd: number): number {
   const rc = binding().sys.accept(fileobjToFd(listenFd, 'listenFd'));
-  if (rc === -11 /* EAGAIN */) return -1;
+  if (rc === -os.constants.errno.EAGAIN) return -1;
   return check(rc, 'accept');
 }
 

@@ -64,9 +64,6 @@ vi.mock('../lib/binding', () => {
     close() {
       fake.calls.push(['close']);
     }
-    benchWait() {
-      return new Float64Array(0);
-    }
     watch(onReady: () => void) {
       fake.calls.push(['watch']);
       const rc = take('watch');

@@ -6,7 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { binding, packageRoot } from '../binding';
+import { packageRoot } from '../binding';
+import { benchAddon } from './native';
 import { Poller, type Backend } from '../poller';
 import type { ChurnOutcome, ChurnTrial, Phases, SelectOutcome, SelectTrial, Trial } from './protocol';
 import {
@@ -65,7 +66,7 @@ function activeCount(label: '1' | '10%' | '100%', n: number): number {
 
 /** Raises this process's RLIMIT_NOFILE soft limit to the hard one (trials inherit it); returns [soft, hard]. */
 function nofileLimit(): [number, number] | null {
-  const r = binding().bench?.nofileLimit();
+  const r = benchAddon().nofileLimit();
   return Array.isArray(r) ? r : null;
 }
 
@@ -96,7 +97,6 @@ export function runPollerBench(opts: PollerBenchOptions): PollerBenchResult {
   const py = findPython(opts.python);
   if ('note' in py) notes.push(py.note);
   const machine = machineInfo(nofile, 'note' in py ? null : py.version);
-  if (!binding().bench) notes.push('this build of the addon lacks the bench helpers: no syscall floor (run npm run build:native)');
 
   const fits = sizes.filter((n) => 2 * n + SPARE_FDS <= fdBudget);
   for (const n of sizes.filter((n) => !fits.includes(n))) {

@@ -3,7 +3,7 @@
 // registrations, warm-up, calibration) stays outside the timed blocks.
 import * as fs from 'node:fs';
 import { binding } from '../binding';
-import { nativeOf } from '../internal';
+import { benchAddon } from './native';
 import { EVENT_READ, EVENT_WRITE, Poller } from '../poller';
 import * as sys from '../sys';
 import type { ChurnOutcome, ChurnTrial, Phases, SelectOutcome, SelectTrial, Trial } from './protocol';
@@ -38,9 +38,9 @@ function runSelect(trial: SelectTrial): SelectOutcome {
   for (const fd of fds) poller.register(fd, EVENT_READ);
   const got = poller.select(0).length;
   if (got !== trial.active) throw new Error(`select(0) reported ${got} ready fds, expected ${trial.active}`);
-  const native = nativeOf(poller)!;
   const backendId = binding().backends[trial.backend];
-  const bench = binding().bench;
+  const bench = benchAddon();
+  const fdArray = Int32Array.from(fds);
 
   const runners: Record<string, BlockRunner> = {
     js: (blocks, k) => {
@@ -52,16 +52,17 @@ function runSelect(trial: SelectTrial): SelectOutcome {
       }
       return out;
     },
-    c: (blocks, k) => native.benchWait(blocks, k, 0),
-  };
-  if (bench) {
-    const fdArray = Int32Array.from(fds);
-    runners.raw = (blocks, k) => {
+    c: (blocks, k) => {
+      const ns = bench.coreWait(backendId, fdArray, blocks, k);
+      if (ns.length !== blocks) throw new Error(`coreWait could not set up a ${trial.backend} poller`);
+      return ns;
+    },
+    raw: (blocks, k) => {
       const r = bench.rawWait(backendId, fdArray, blocks, k);
       if (r.ready !== trial.active) throw new Error(`raw ${trial.backend} reported ${r.ready} ready fds, expected ${trial.active}`);
       return r.ns;
-    };
-  }
+    },
+  };
 
   const names = Object.keys(runners);
   const k: Record<string, number> = {};
@@ -115,8 +116,7 @@ function runChurn(trial: ChurnTrial): ChurnOutcome {
   for (let s = 0; s < trial.samples; s++) sample().forEach((v, i) => js[i].push(v));
   poller.close();
 
-  const bench = binding().bench;
-  if (!bench) return { ok: true, js, roundsPerSample: rounds };
+  const bench = benchAddon();
   const backendId = binding().backends[trial.backend];
   const fdArray = Int32Array.from(fds);
   bench.churn(backendId, fdArray, Math.max(1, Math.ceil(trial.samples / 4)), rounds);
@@ -129,7 +129,7 @@ function runChurn(trial: ChurnTrial): ChurnOutcome {
 function main(): void {
   const trial = JSON.parse(process.argv[2] ?? 'null') as Trial | null;
   if (trial === null) throw new Error('usage: node worker.js <trial JSON>');
-  binding().bench?.nofileLimit();
+  benchAddon().nofileLimit();
   const outcome = trial.kind === 'select' ? runSelect(trial) : runChurn(trial);
   fs.writeSync(1, JSON.stringify(outcome) + '\n');
 }

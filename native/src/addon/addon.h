@@ -13,9 +13,5 @@ class LoopletAddon : public Napi::Addon<LoopletAddon> {
 
 Napi::Function InitPollerClass(Napi::Env env, LoopletAddon *addon);
 Napi::Object InitSys(Napi::Env env);
-// Native floors for `looplet bench poller` (bench.cc).
-Napi::Object InitBench(Napi::Env env);
-// Greenlet threads and switching (greenlet.cc); the only V8-API user.
-Napi::Function InitGreenletRuntimeFactory(Napi::Env env);
 
 #endif

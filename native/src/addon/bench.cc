@@ -1,6 +1,12 @@
-// Native helpers for `looplet bench poller`: floors the JS figures are
-// compared with. Nothing here is used by the library itself.
+// Native floors for `looplet bench poller`, built as their own addon
+// (looplet_bench, see binding.gyp): the figures the JS ones are compared
+// with. The library never loads this; nothing here is used by it.
 //
+//   coreWait(backendId, fds, blocks, callsPerBlock) -> Float64Array
+//     lp_poller_wait with a zero timeout looping in C, on a poller of the
+//     core with fds registered for LP_EVENT_READ as the JS benchmark
+//     registers them on its Poller: what the JS layer costs on top. Element
+//     b is the mean ns per call in block b; empty if the poller failed.
 //   rawWait(backendId, fds, blocks, callsPerBlock)
 //       -> { ns: Float64Array, ready }
 //     The bare syscall (epoll_wait / poll / select / kevent) with a zero
@@ -25,16 +31,19 @@
 #include <chrono>
 #include <vector>
 
-#if defined(LP_HAVE_EPOLL)
+#include "platform.h"
+
+#if LP_HAVE_EPOLL
 #include <sys/epoll.h>
 #endif
-#if defined(LP_HAVE_KQUEUE)
+#if LP_HAVE_KQUEUE
 #include <sys/event.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #endif
 
-#include "addon.h"
+#include <napi.h>
+
 #include "looplet.h"
 
 namespace {
@@ -66,7 +75,7 @@ class RawSet {
           if (fd > maxfd_) maxfd_ = fd;
         }
         return 0;
-#if defined(LP_HAVE_EPOLL)
+#if LP_HAVE_EPOLL
       case LP_BACKEND_EPOLL: {
         kernel_fd_ = epoll_create1(EPOLL_CLOEXEC);
         if (kernel_fd_ < 0) return -errno;
@@ -80,7 +89,7 @@ class RawSet {
         return 0;
       }
 #endif
-#if defined(LP_HAVE_KQUEUE)
+#if LP_HAVE_KQUEUE
       case LP_BACKEND_KQUEUE: {
         kernel_fd_ = kqueue();
         if (kernel_fd_ < 0) return -errno;
@@ -114,13 +123,13 @@ class RawSet {
         int rc = select(nfds, &rd, nullptr, nullptr, &tv);
         return rc < 0 ? -errno : rc;
       }
-#if defined(LP_HAVE_EPOLL)
+#if LP_HAVE_EPOLL
       case LP_BACKEND_EPOLL: {
         int rc = epoll_wait(kernel_fd_, epoll_events_.data(), (int)epoll_events_.size(), 0);
         return rc < 0 ? -errno : rc;
       }
 #endif
-#if defined(LP_HAVE_KQUEUE)
+#if LP_HAVE_KQUEUE
       case LP_BACKEND_KQUEUE: {
         struct timespec zero = {0, 0};
         int rc = kevent(kernel_fd_, nullptr, 0, kevents_.data(), (int)kevents_.size(), &zero);
@@ -139,10 +148,10 @@ class RawSet {
   std::vector<struct pollfd> pollfds_;
   fd_set want_;
   int maxfd_ = -1;
-#if defined(LP_HAVE_EPOLL)
+#if LP_HAVE_EPOLL
   std::vector<struct epoll_event> epoll_events_;
 #endif
-#if defined(LP_HAVE_KQUEUE)
+#if LP_HAVE_KQUEUE
   std::vector<struct kevent> kevents_;
 #endif
 };
@@ -164,6 +173,32 @@ Napi::Value RawWait(const Napi::CallbackInfo &info) {
   }
   out.Set("ns", ns);
   out.Set("ready", Napi::Number::New(env, ready));
+  return out;
+}
+
+Napi::Value CoreWait(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int backend = info[0].As<Napi::Number>().Int32Value();
+  Napi::Int32Array fds = info[1].As<Napi::Int32Array>();
+  int blocks = info[2].As<Napi::Number>().Int32Value();
+  int per = info[3].As<Napi::Number>().Int32Value();
+  size_t n = fds.ElementLength();
+  lp_poller_t *p = nullptr;
+  if (lp_poller_new(&p, (lp_backend_t)backend) < 0) return Napi::Float64Array::New(env, 0);
+  for (size_t i = 0; i < n; i++) {
+    if (lp_poller_add(p, fds[i], LP_EVENT_READ, nullptr) < 0) {
+      lp_poller_free(p);
+      return Napi::Float64Array::New(env, 0);
+    }
+  }
+  std::vector<lp_event_t> events(n + 1);
+  Napi::Float64Array out = Napi::Float64Array::New(env, (size_t)blocks);
+  for (int b = 0; b < blocks; b++) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < per; i++) lp_poller_wait(p, events.data(), (int)events.size(), 0);
+    out[(size_t)b] = NsSince(t0) / per;
+  }
+  lp_poller_free(p);
   return out;
 }
 
@@ -217,12 +252,14 @@ Napi::Value NofileLimit(const Napi::CallbackInfo &info) {
   return out;
 }
 
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("coreWait", Napi::Function::New(env, CoreWait, "coreWait"));
+  exports.Set("rawWait", Napi::Function::New(env, RawWait, "rawWait"));
+  exports.Set("churn", Napi::Function::New(env, Churn, "churn"));
+  exports.Set("nofileLimit", Napi::Function::New(env, NofileLimit, "nofileLimit"));
+  return exports;
+}
+
 }  // namespace
 
-Napi::Object InitBench(Napi::Env env) {
-  Napi::Object bench = Napi::Object::New(env);
-  bench.Set("rawWait", Napi::Function::New(env, RawWait, "rawWait"));
-  bench.Set("churn", Napi::Function::New(env, Churn, "churn"));
-  bench.Set("nofileLimit", Napi::Function::New(env, NofileLimit, "nofileLimit"));
-  return bench;
-}
+NODE_API_MODULE(looplet_bench, Init)

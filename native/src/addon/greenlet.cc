@@ -25,6 +25,10 @@
 #include <errno.h>
 #include <napi.h>
 #include <pthread.h>
+#if defined(__FreeBSD__) || defined(__DragonFly__) || defined(__OpenBSD__)
+#include <pthread_np.h>
+#endif
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +49,6 @@
 #include <condition_variable>
 #endif
 
-#include "addon.h"
 
 namespace {
 
@@ -326,19 +329,42 @@ class GreenletRuntime {
   Record *terminator_ = nullptr;  // the greenlet unwinding others at cleanup
 };
 
+// The lowest usable address of the calling thread's stack, or 0 if the
+// platform cannot tell (V8 then keeps its default limit for the thread).
+uintptr_t CurrentStackLow() {
+#if defined(__APPLE__)
+  pthread_t self = pthread_self();
+  return (uintptr_t)pthread_get_stackaddr_np(self) - pthread_get_stacksize_np(self);
+#elif defined(__OpenBSD__)
+  stack_t ss;
+  if (pthread_stackseg_np(pthread_self(), &ss) != 0) return 0;
+  return (uintptr_t)ss.ss_sp - ss.ss_size;
+#else
+  pthread_attr_t attr;
+#if defined(__FreeBSD__) || defined(__DragonFly__)
+  if (pthread_attr_init(&attr) != 0) return 0;
+  int rc = pthread_attr_get_np(pthread_self(), &attr);
+#else  // glibc, musl, NetBSD
+  int rc = pthread_getattr_np(pthread_self(), &attr);
+#endif
+  void *addr = nullptr;
+  size_t size = 0;
+  if (rc == 0 && pthread_attr_getstack(&attr, &addr, &size) != 0) addr = nullptr;
+#if defined(__FreeBSD__) || defined(__DragonFly__)
+  pthread_attr_destroy(&attr);
+#else
+  if (rc == 0) pthread_attr_destroy(&attr);
+#endif
+  return (uintptr_t)addr;
+#endif
+}
+
 void *WorkerMain(void *arg) {
   Worker *w = static_cast<Worker *>(arg);
-  pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    void *addr;
-    size_t size;
-    pthread_attr_getstack(&attr, &addr, &size);
-    w->stack_low = (uintptr_t)addr;
+  w->stack_low = CurrentStackLow();
 #if defined(__linux__)
-    w->tid.store((int)syscall(SYS_gettid), std::memory_order_release);
+  w->tid.store((int)syscall(SYS_gettid), std::memory_order_release);
 #endif
-    pthread_attr_destroy(&attr);
-  }
   // The pool wait may spin only when this thread did not just wake a
   // sleeping thread, which may then run on this CPU.
   bool handed_to_spinner = false;
@@ -702,8 +728,21 @@ Napi::Value CreateRuntime(const Napi::CallbackInfo &info) {
   return api;
 }
 
+// The module: createGreenletRuntime, the Node ABI this binary was built
+// for (NODE_MODULE_VERSION of the headers, passed in by binding.gyp;
+// lib/binding.ts refuses a binary built for another one) and the
+// negative errno values switchTo() answers with.
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("createGreenletRuntime", Napi::Function::New(env, CreateRuntime, "createGreenletRuntime"));
+  exports.Set("nodeModuleVersion", Napi::Number::New(env, LP_NODE_MODULE_VERSION));
+  Napi::Object errnos = Napi::Object::New(env);
+  errnos.Set("ENOENT", Napi::Number::New(env, -ENOENT));
+  errnos.Set("EAGAIN", Napi::Number::New(env, -EAGAIN));
+  errnos.Set("ESHUTDOWN", Napi::Number::New(env, -ESHUTDOWN));
+  exports.Set("errno", errnos);
+  return exports;
+}
+
 }  // namespace
 
-Napi::Function InitGreenletRuntimeFactory(Napi::Env env) {
-  return Napi::Function::New(env, CreateRuntime, "createGreenletRuntime");
-}
+NODE_API_MODULE(looplet_greenlet, Init)

@@ -18,7 +18,6 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -95,7 +94,6 @@ class NativePoller : public Napi::ObjectWrap<NativePoller> {
   Napi::Value Fileno(const Napi::CallbackInfo &info);
   Napi::Value Caps(const Napi::CallbackInfo &info);
   Napi::Value Close(const Napi::CallbackInfo &info);
-  Napi::Value BenchWait(const Napi::CallbackInfo &info);
   Napi::Value Watch(const Napi::CallbackInfo &info);
   Napi::Value Unwatch(const Napi::CallbackInfo &info);
   Napi::Value Rearm(const Napi::CallbackInfo &info);
@@ -200,26 +198,6 @@ Napi::Value NativePoller::Close(const Napi::CallbackInfo &info) {
   lp_poller_free(poller_);
   poller_ = nullptr;
   return info.Env().Undefined();
-}
-
-// benchWait(blocks, callsPerBlock, timeoutMs) -> Float64Array of the mean
-// nanoseconds per lp_poller_wait call in each block: the native floor the
-// JS benchmark compares itself with, measured on the very same poller.
-Napi::Value NativePoller::BenchWait(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  int blocks = info[0].As<Napi::Number>().Int32Value();
-  int per = info[1].As<Napi::Number>().Int32Value();
-  int timeout = info[2].As<Napi::Number>().Int32Value();
-  Napi::Float64Array out = Napi::Float64Array::New(env, (size_t)blocks);
-  if (!poller_) return out;
-  int max = EnsureScratch((int)lp_poller_count(poller_) + 1);
-  for (int b = 0; b < blocks; b++) {
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < per; i++) lp_poller_wait(poller_, scratch_.data(), max, timeout);
-    auto t1 = std::chrono::steady_clock::now();
-    out[(size_t)b] = std::chrono::duration<double, std::nano>(t1 - t0).count() / per;
-  }
-  return out;
 }
 
 // Calls the JS onReady through MakeCallback (so nextTicks and microtasks run
@@ -412,7 +390,6 @@ Napi::Function NativePoller::Define(Napi::Env env) {
                          Method<&NativePoller::Fileno>("fileno"),
                          Method<&NativePoller::Caps>("caps"),
                          Method<&NativePoller::Close>("close"),
-                         Method<&NativePoller::BenchWait>("benchWait"),
                          Method<&NativePoller::Watch>("watch"),
                          Method<&NativePoller::Unwatch>("unwatch"),
                          Method<&NativePoller::Rearm>("rearm"),

@@ -11,18 +11,18 @@
 
 static const lp__backend *backend_for(lp_backend_t b) {
   switch (b) {
-#if defined(LP_HAVE_EPOLL)
+#if LP_HAVE_EPOLL
     case LP_BACKEND_EPOLL: return &lp__backend_epoll;
 #endif
-#if defined(LP_HAVE_KQUEUE)
+#if LP_HAVE_KQUEUE
     case LP_BACKEND_KQUEUE: return &lp__backend_kqueue;
 #endif
     case LP_BACKEND_POLL: return &lp__backend_poll;
     case LP_BACKEND_SELECT: return &lp__backend_select;
     case LP_BACKEND_DEFAULT:
-#if defined(LP_HAVE_EPOLL)
+#if LP_HAVE_EPOLL
       return &lp__backend_epoll;
-#elif defined(LP_HAVE_KQUEUE)
+#elif LP_HAVE_KQUEUE
       return &lp__backend_kqueue;
 #else
       return &lp__backend_poll;

@@ -4,7 +4,8 @@
 // Each registration stores (generation << 32 | fd) as its epoll data, so an
 // event still queued for a removed registration - the fd was closed while a
 // dup of it stayed open, or the number was reused - is recognised and dropped.
-#if defined(LP_HAVE_EPOLL)
+#include "platform.h"
+#if LP_HAVE_EPOLL
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>

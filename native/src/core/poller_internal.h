@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "looplet.h"
+#include "platform.h"
 
 // One slot per fd number, indexed by fd. `events == 0` means unregistered.
 // `armed` is the subset of the interest the backend currently watches: equal

@@ -7,7 +7,8 @@
 // epoll's EPOLLONESHOT. udata carries the registration's generation so that
 // reports for a removed registration are dropped. The kernel forgets the
 // filters of a closed fd by itself, so such an fd is simply never reported.
-#if defined(LP_HAVE_KQUEUE)
+#include "platform.h"
+#if LP_HAVE_KQUEUE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
