@@ -3,7 +3,7 @@
 
     python3 benchmarks/greenlet_peer.py '<trial JSON>'
 
-Takes the same trials as the Node worker (lib/bench/protocol.ts,
+Takes the same trials as the Node worker (benchmarks/src/protocol.ts,
 GreenletTrial) and prints one JSON object on stdout, measured the same way:
 operations timed in blocks of K, K chosen during a warm-up so that a block
 lasts about blockUs; samples are the mean ns per operation of each block.
@@ -30,7 +30,7 @@ import sys
 import time
 
 now_ns = time.perf_counter_ns
-RING_SIZE = 100  # lib/bench/protocol.ts RING_SIZE
+RING_SIZE = 100  # benchmarks/src/protocol.ts RING_SIZE
 
 
 def warm_and_calibrate(run, target_ns, warmup_ms):

@@ -3,11 +3,12 @@
 
     python3 benchmarks/poller_selectors.py '<trial JSON>'
 
-Takes the same trial as the Node worker (lib/bench/protocol.ts) and prints one
-JSON object on stdout, measured the same way: N socketpairs, one end of each
-registered for EVENT_READ, `active` peers holding one unread byte; blocks of K
-calls of selector.select(0), K chosen so that a block lasts about blockUs;
-warm-up and calibration first; samples are the mean ns per call per block.
+Takes the same trial as the Node worker (benchmarks/src/protocol.ts) and
+prints one JSON object on stdout, measured the same way: N socketpairs, one
+end of each registered for EVENT_READ, `active` peers holding one unread byte;
+blocks of K calls of selector.select(0), K chosen so that a block lasts about
+blockUs; warm-up and calibration first; samples are the mean ns per call per
+block.
 A churn trial times register / modify / unregister of every fd per op.
 Standard library only (selectors, socket, resource).
 """

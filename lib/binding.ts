@@ -96,9 +96,9 @@ export function addonCandidates(name: AddonName, root: string = packageRoot()): 
  * throws an Error with code ERR_LOOPLET_NATIVE_MISSING (and every reason
  * a candidate was passed over) when none does.
  */
-export function loadAddon<T>(name: AddonName): T {
+export function loadAddon<T>(name: AddonName, root: string = packageRoot()): T {
   const rejected: string[] = [];
-  for (const file of addonCandidates(name)) {
+  for (const file of addonCandidates(name, root)) {
     if (!fs.existsSync(file)) continue;
     let addon: T & { nodeModuleVersion?: number };
     try {
@@ -114,12 +114,12 @@ export function loadAddon<T>(name: AddonName): T {
     }
     return addon;
   }
-  throw missingAddon(name, rejected);
+  throw missingAddon(name, root, rejected);
 }
 
-function missingAddon(name: AddonName, rejected: string[]): CodedError {
+function missingAddon(name: AddonName, root: string, rejected: string[]): CodedError {
   const what = PER_ABI.has(name) ? `Node ${process.version} (ABI ${process.versions.modules})` : 'Node-API';
-  const looked = addonCandidates(name).map((f) => `  ${f}`);
+  const looked = addonCandidates(name, root).map((f) => `  ${f}`);
   const lines = [
     `looplet: no ${name} binary for ${what} on ${process.platform}-${process.arch}.`,
     'Looked for:',

@@ -10,10 +10,11 @@
 //   nothing is downloaded. Each part is built with node-gyp through
 //   prebuildify (LOOPLET_PARTS selects the target in binding.gyp), stripped,
 //   and checked: the file's ABI tag must be the one that Node reports.
-// prebuildify's node-gyp runs wipe build/; it is removed at the end, so that
-// the loader (lib/binding.ts) uses the prebuilds until the next build.
+// The builds run in build-prebuild/, a staging folder that links to the
+// sources, so that build/ (a developer's build from source) stays as it is;
+// the binaries are then copied into prebuilds/.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,17 @@ import { parseArgs } from 'node:util';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const prebuildify = require.resolve('prebuildify/bin.js', { paths: [root] });
-const out = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+const platform = `${process.platform}-${process.arch}`;
+const out = path.join(root, 'prebuilds', platform);
+const stage = path.join(root, 'build-prebuild');
+// What binding.gyp reads: its sources (native/, benchmarks/native/) and node-addon-api.
+const linked = ['binding.gyp', 'package.json', 'native', 'benchmarks', 'node_modules'];
+
+function makeStage() {
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(stage);
+  for (const name of linked) symlinkSync(path.join(root, name), path.join(stage, name));
+}
 
 /** The running Node's installation: headers next to bin/ (official builds), or npm's nodedir. */
 function runningNodeDir() {
@@ -47,22 +58,27 @@ function build(part, node, napi) {
   const args = [prebuildify, '--strip', '--name', part, '-t', node.version, napi ? '--napi' : '--no-napi'];
   console.log(`\n== ${part}${napi ? ' (napi)' : ` for Node ${node.version} (ABI ${node.modules})`}`);
   const r = spawnSync(process.execPath, args, {
-    cwd: root,
+    cwd: stage,
     stdio: 'inherit',
     env: { ...process.env, LOOPLET_PARTS: part, npm_config_nodedir: node.dir },
   });
   if (r.status !== 0) throw new Error(`prebuildify ${part} for Node ${node.version} failed (${r.error?.message ?? `exit ${r.status}`})`);
-  const file = path.join(out, napi ? `${part}.node` : `${part}.abi${node.modules}.node`);
-  if (!existsSync(file)) {
-    throw new Error(`prebuildify did not write ${path.relative(root, file)} (found: ${readdirSync(out).join(', ')})`);
+  const name = napi ? `${part}.node` : `${part}.abi${node.modules}.node`;
+  const built = path.join(stage, 'prebuilds', platform, name);
+  if (!existsSync(built)) {
+    const found = existsSync(path.dirname(built)) ? readdirSync(path.dirname(built)).join(', ') : 'nothing';
+    throw new Error(`prebuildify did not write ${name} (found: ${found})`);
   }
-  return file;
+  mkdirSync(out, { recursive: true });
+  copyFileSync(built, path.join(out, name));
+  return path.join(out, name);
 }
 
 function main() {
   const { values } = parseArgs({ options: { node: { type: 'string', multiple: true, default: [] } } });
   const running = describeNode(runningNodeDir());
   const lines = [running, ...values.node.map((d) => describeNode(path.resolve(d)))];
+  makeStage();
   const made = [build('looplet', running, true), build('looplet_bench', running, true)];
   const seen = new Set();
   for (const node of lines) {
@@ -70,7 +86,7 @@ function main() {
     seen.add(node.modules);
     made.push(build('looplet_greenlet', node, false));
   }
-  rmSync(path.join(root, 'build'), { recursive: true, force: true });
+  rmSync(stage, { recursive: true, force: true });
   console.log(`\nprebuildify: ${made.length} binaries in ${path.relative(root, out)}/`);
   for (const file of made) console.log(`  ${path.basename(file)}  ${(statSync(file).size / 1024).toFixed(0)} KiB`);
 }

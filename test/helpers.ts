@@ -1,7 +1,8 @@
 // Shared utilities for the Poller suites: socketpairs that are closed after
 // each test, fd counting, byte I/O on non-blocking fds, waiting with a
 // deadline, and making sure the built package (dist/) is current for the
-// suites that load it (workers, child processes, package entry points).
+// suites that load it (workers, child processes, package entry points), and
+// the benchmark harness (benchmarks/dist) for the `looplet` command's suite.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -204,9 +205,11 @@ export function watchdog(fd: number, ms: number): { cancel(): Promise<void> } {
 }
 
 const distOutputs = ['dist/cjs/index.js', 'dist/cjs/poller.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/poller.mjs'];
+const benchmarkOutputs = ['cli.js', 'poller.js', 'worker.js', 'greenlet.js', 'greenlet-worker.js', 'switch.js'].map((f) => `benchmarks/dist/${f}`);
 
-function newestSource(): number {
-  let newest = fs.statSync(path.join(repoRoot, 'scripts/build-esm.mjs')).mtimeMs;
+/** The newest mtime among the .ts files under dir (relative to the repo) and the given files. */
+function newestSource(dir: string, files: string[]): number {
+  let newest = Math.max(...files.map((f) => fs.statSync(path.join(repoRoot, f)).mtimeMs));
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
@@ -214,26 +217,27 @@ function newestSource(): number {
       else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(full).mtimeMs);
     }
   };
-  walk(path.join(repoRoot, 'lib'));
+  walk(path.join(repoRoot, dir));
   return newest;
 }
 
-function distIsCurrent(): boolean {
-  const source = newestSource();
-  return distOutputs.every((rel) => {
+function isCurrent(outputs: string[], source: number): boolean {
+  return outputs.every((rel) => {
     const full = path.join(repoRoot, rel);
     return fs.existsSync(full) && fs.statSync(full).mtimeMs >= source;
   });
 }
 
+const distIsCurrent = (): boolean => isCurrent(distOutputs, newestSource('lib', ['scripts/build-esm.mjs']));
+const benchmarksAreCurrent = (): boolean =>
+  isCurrent(benchmarkOutputs, newestSource('benchmarks/src', ['benchmarks/tsconfig.json']));
+
 /**
- * Worker threads, child processes and the package tests load the built
- * package (dist/, made by `npm run build:ts`; `npm ci` runs it through the
- * `prepare` script). This rebuilds it when it is missing or older than lib/,
+ * Runs the build steps (node <args>, in the repo) unless current() holds,
  * under a lock so that parallel test files do not build at the same time.
  */
-export function ensureDist(): void {
-  if (distIsCurrent()) return;
+function buildUnlessCurrent(what: string, current: () => boolean, steps: string[][]): void {
+  if (current()) return;
   const lock = path.join(os.tmpdir(), `looplet-build-ts-${Buffer.from(repoRoot).toString('hex').slice(-32)}.lock`);
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -250,17 +254,37 @@ export function ensureDist(): void {
     }
   }
   try {
-    if (distIsCurrent()) return;
-    const tsc = path.join(repoRoot, 'node_modules/typescript/bin/tsc');
-    for (const args of [[tsc, '-p', 'tsconfig.json'], ['scripts/build-esm.mjs']]) {
+    if (current()) return;
+    for (const args of steps) {
       try {
         execFileSync(process.execPath, args, { cwd: repoRoot, stdio: 'pipe', encoding: 'utf8' });
       } catch (err) {
         const { stdout = '', stderr = '' } = err as { stdout?: string; stderr?: string };
-        throw new Error(`building dist/ failed (${args.join(' ')}):\n${stdout}${stderr}`);
+        throw new Error(`building ${what} failed (${args.join(' ')}):\n${stdout}${stderr}`);
       }
     }
   } finally {
     fs.rmdirSync(lock);
   }
+}
+
+const tsc = path.join(repoRoot, 'node_modules/typescript/bin/tsc');
+
+/**
+ * Worker threads, child processes and the package tests load the built
+ * package (dist/, made by `npm run build:ts`; `npm ci` runs it through the
+ * `prepare` script). This rebuilds it when it is missing or older than lib/.
+ */
+export function ensureDist(): void {
+  buildUnlessCurrent('dist/', distIsCurrent, [[tsc, '-p', 'tsconfig.json'], ['scripts/build-esm.mjs']]);
+}
+
+/**
+ * The `looplet` command runs the benchmark harness from benchmarks/dist
+ * (also made by `npm run build:ts`), which loads the library from dist/:
+ * ensures both are built and current.
+ */
+export function ensureBenchmarksDist(): void {
+  ensureDist();
+  buildUnlessCurrent('benchmarks/dist/', benchmarksAreCurrent, [[tsc, '-p', 'benchmarks/tsconfig.json']]);
 }

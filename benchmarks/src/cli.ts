@@ -1,12 +1,14 @@
 // The `looplet` command line (bin/looplet.js): `looplet bench poller`,
-// `looplet bench greenlet`, `looplet bench switch`.
+// `looplet bench greenlet`, `looplet bench switch`. Part of the benchmark
+// harness (benchmarks/), which uses the library through its build (dist/cjs).
 // Exit codes: 0 done, 1 a target failed under --check (or the benchmark
 // failed), 2 usage error or a benchmark not available in this build.
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Poller, type Backend } from './poller';
-import { greenletBenchCommand, RSS_GREENLETS, SMALL_STACK } from './bench/greenlet';
-import { pollerBenchCommand } from './bench/poller';
+import { Poller, type Backend } from '../../dist/cjs/poller';
+import { greenletBenchCommand, probeNodes, RSS_GREENLETS, SMALL_STACK, type NodeRuntime } from './greenlet';
+import { pollerBenchCommand } from './poller';
+import { runSwitchBench } from './switch';
 
 const USAGE = `Usage: looplet <command> [options]
 
@@ -38,9 +40,10 @@ over blocks of operations): the ping-pong switch between the main greenlet and
 one greenlet, a round trip (gevent: sleep(0)), spawn + run + finish of a trivial
 greenlet with the thread pool warm (gevent: spawn(f).join()), and the VmRSS per
 suspended greenlet with ${RSS_GREENLETS.toLocaleString('en-US')} of them (default stack and stackSize ${SMALL_STACK}).
-Each trial runs in a fresh process; the implementations take turns. Prints a table
-with the targets; writes <out>/greenlet-<timestamp>.{json,svg} and
-greenlet-latest.{json,svg}.
+Each trial runs in a fresh process; the implementations take turns. With --node, the
+looplet trials run under each of several Node executables in the same run (each loads
+its own greenlet binary). Prints a table with the targets; writes
+<out>/greenlet-<timestamp>.{json,svg} and greenlet-latest.{json,svg}.
 
 Options:
   --quick                  one round and fewer blocks (under 10 s; the full run takes 20-30 s)
@@ -51,6 +54,10 @@ Options:
                            with apt-get: apt-get install -y python3-greenlet python3-gevent
                            (apt-get update first only if that fails)
   --no-pinned              skip the diagnostic rows of looplet pinned to one CPU (taskset)
+  --node LIST              comma-separated Node executables to run the looplet trials under, side
+                           by side (default: this one, ${process.execPath}); each needs a greenlet
+                           binary for its ABI (build/Release or prebuilds/). Targets and ratios use
+                           this Node when it is listed, else the first
   --load N                 keep N busy-looping processes running during the run (0-64,
                            default 0): every figure under CPU contention
   --check                  exit with status 1 when a project target fails
@@ -60,8 +67,9 @@ Options:
 const SWITCH_USAGE = `Usage: looplet bench switch [options]
 
 Coroutine switch cost at each level, side by side in one run: lp_coro in C next to
-boost.context and swapcontext (a C++ program built with CMake into build-c/),
-python-greenlet and the JS Greenlet. Writes <out>/switch-*.{json,svg}.
+boost.context and swapcontext (benchmarks/native/switch_bench.cc, built with CMake
+into build-bench/), python-greenlet and the JS Greenlet. Writes
+<out>/switch-*.{json,svg}.
 
 Options:
   --quick                  fewer blocks
@@ -73,7 +81,7 @@ const pollerUsage = (): string => `Usage: looplet bench poller [options]
 
 Measures Poller.select(0) from JavaScript (median and p99 us per call over blocks of
 calls) for N registered socketpairs with 1, 10% and 100% of them readable, next to
-the same poller's wait in C, the bare syscall and Python's selectors (same backend);
+the core poller's wait in C, the bare syscall and Python's selectors (same backend);
 plus register/modify/unregister churn. Each trial runs in a fresh process. Prints a
 table; writes <out>/poller-<timestamp>.{json,svg} and poller-latest.{json,svg}.
 
@@ -153,6 +161,7 @@ function benchGreenlet(args: string[]): number {
       'no-python': { type: 'boolean', default: false },
       'install-peers': { type: 'boolean', default: false },
       'no-pinned': { type: 'boolean', default: false },
+      node: { type: 'string' },
       load: { type: 'string', default: '0' },
       check: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -168,9 +177,18 @@ function benchGreenlet(args: string[]): number {
   if (!/^\d+$/.test(values.load) || load > 64) throw new UsageError(`--load must be an integer from 0 to 64, not ${JSON.stringify(values.load)}`);
   if (values.python !== undefined && values['no-python']) throw new UsageError('--python and --no-python conflict');
   if (values['install-peers'] && values['no-python']) throw new UsageError('--install-peers and --no-python conflict');
+  const executables = parseList(values.node, (exe) => (exe.includes('/') ? path.resolve(exe) : exe)) ?? [process.execPath];
+  let nodes: NodeRuntime[];
+  try {
+    nodes = probeNodes(executables);
+  } catch (err) {
+    process.stderr.write(`looplet bench greenlet: ${(err as Error).message}\n`);
+    return 2;
+  }
   const result = greenletBenchCommand({
     quick: values.quick,
     out: path.resolve(values.out),
+    nodes,
     python: values['no-python'] ? null : values.python,
     installPeers: values['install-peers'],
     pinned: !values['no-pinned'],
@@ -178,21 +196,6 @@ function benchGreenlet(args: string[]): number {
     command: ['looplet', 'bench', 'greenlet', ...args].join(' '),
   });
   return values.check && result.targets.some((t) => t.pass === false) ? 1 : 0;
-}
-
-type RunSwitchBench = (opts: { quick: boolean; out: string }) => unknown;
-
-/** lib/bench/switch.ts's runSwitchBench, or null when this build lacks it. */
-function loadSwitchBench(): RunSwitchBench | null {
-  try {
-    // Loaded on demand: the benchmark is optional, and the other commands must not depend on it.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require('./bench/switch') as { runSwitchBench?: unknown };
-    return typeof mod.runSwitchBench === 'function' ? (mod.runSwitchBench as RunSwitchBench) : null;
-  } catch (err) {
-    if ((err as { code?: string }).code === 'MODULE_NOT_FOUND') return null;
-    throw err;
-  }
 }
 
 /** Starts the switch benchmark; its outcome lands in process.exitCode when it settles. */
@@ -211,13 +214,8 @@ function benchSwitch(args: string[]): number {
     process.stdout.write(SWITCH_USAGE);
     return 0;
   }
-  const run = loadSwitchBench();
-  if (run === null) {
-    process.stderr.write('looplet bench switch: not available yet (this build has no runSwitchBench in lib/bench/switch.ts)\n');
-    return 2;
-  }
   Promise.resolve()
-    .then(() => run({ quick: values.quick, out: path.resolve(values.out) }))
+    .then(() => runSwitchBench({ quick: values.quick, out: path.resolve(values.out) }))
     .catch((err: unknown) => {
       process.stderr.write(`looplet bench switch: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;

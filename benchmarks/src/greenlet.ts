@@ -1,13 +1,14 @@
 // `looplet bench greenlet`: looplet's Greenlet against python-greenlet and
 // gevent, side by side in one run: ping-pong switch, spawn + run + finish,
-// RSS per suspended greenlet. Every trial runs in a fresh process
-// (greenlet-worker.ts, benchmarks/greenlet_peer.py), the implementations
-// taking turns round by round; this parent plans, collects, reports and
-// writes bench-results/greenlet-*.{json,svg}.
+// RSS per suspended greenlet. The looplet trials can run under several Node
+// executables (--node), each finding its own greenlet binary. Every trial
+// runs in a fresh process (greenlet-worker.ts, benchmarks/greenlet_peer.py),
+// the implementations taking turns round by round; this parent plans,
+// collects, reports and writes bench-results/greenlet-*.{json,svg}.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { packageRoot } from '../binding';
+import { packageRoot } from '../../dist/cjs/binding';
 import { runProcess } from './process';
 import { RING_SIZE, type GreenletRssOutcome, type GreenletRssSamples, type GreenletTimedOutcome, type GreenletTimedTrial } from './protocol';
 import { machineInfo, machineLine, table, targetLines, writeResults, type Machine, type Status, type Target } from './report';
@@ -18,6 +19,8 @@ export interface GreenletBenchOptions {
   quick: boolean;
   /** Results folder. */
   out: string;
+  /** The Node executables the looplet trials run under (probeNodes()); at least one. */
+  nodes: NodeRuntime[];
   /** Python interpreter for the peers; null skips them; undefined: /usr/bin/python3. */
   python?: string | null;
   /** apt-get install python3-greenlet python3-gevent when they are missing (root only). */
@@ -54,22 +57,44 @@ const MODES: Record<'quick' | 'full', Mode> = {
   full: { rounds: 3, blocks: 600, blockUs: 500, warmupMs: 150, rssRuns: 3 },
 };
 
+/** A Node executable the looplet trials run under, as it describes itself. */
+export interface NodeRuntime {
+  /** Its process.execPath. */
+  path: string;
+  /** process.version, e.g. 'v24.22.3'. */
+  version: string;
+  /** process.versions.modules: the ABI its greenlet binary is built for. */
+  abi: string;
+  /** The greenlet binary the library's loader picked for it. */
+  greenletBinary: string | null;
+}
+
 /**
- * Diagnostics beside looplet's defaults: looplet-nospin with
- * setSwitchSpin(0) (every wait sleeps in the kernel), and looplet-1cpu with
- * its process pinned to one CPU (taskset), where nothing can spin and a
- * switch is a futex hand-off on one CPU.
+ * Diagnostics beside looplet's defaults: 'nospin' with setSwitchSpin(0)
+ * (every wait sleeps in the kernel), and '1cpu' with the process pinned to
+ * one CPU (taskset), where nothing can spin and a switch is a futex
+ * hand-off on one CPU.
  */
-export type Impl = 'looplet' | 'looplet-nospin' | 'looplet-1cpu' | 'greenlet' | 'gevent';
-const IMPLS: Impl[] = ['looplet', 'looplet-nospin', 'looplet-1cpu', 'greenlet', 'gevent'];
-const VARIANTS: Impl[] = ['looplet', 'looplet-nospin', 'looplet-1cpu'];
-const PEERS: Impl[] = ['greenlet', 'gevent'];
-const IMPL_LABELS: Record<Impl, string> = {
-  looplet: 'looplet Greenlet',
-  'looplet-nospin': 'looplet Greenlet (spin off)',
-  'looplet-1cpu': 'looplet Greenlet (1 CPU)',
-  greenlet: 'python-greenlet',
-  gevent: 'gevent',
+export type Variant = 'default' | 'nospin' | '1cpu';
+export type Peer = 'greenlet' | 'gevent';
+
+/**
+ * One column of the results: every cell of `timed` and `rss` is keyed by an
+ * id. looplet runs once per Node executable and variant
+ * (`looplet@24.22.3`, `looplet-nospin@24.22.3`, `looplet-1cpu@24.22.3`);
+ * the peers are `greenlet` and `gevent`.
+ */
+export type Implementation =
+  | { id: string; label: string; kind: 'looplet'; variant: Variant; /** Index into result.nodes. */ node: number }
+  | { id: string; label: string; kind: Peer };
+
+const VARIANTS: Variant[] = ['default', 'nospin', '1cpu'];
+const PEERS: Peer[] = ['greenlet', 'gevent'];
+const PEER_LABELS: Record<Peer, string> = { greenlet: 'python-greenlet', gevent: 'gevent' };
+const VARIANT_NAMES: Record<Variant, { id: string; label: string }> = {
+  default: { id: 'looplet', label: '' },
+  nospin: { id: 'looplet-nospin', label: ', spin off' },
+  '1cpu': { id: 'looplet-1cpu', label: ', 1 CPU' },
 };
 
 /** One implementation's figure for one operation. */
@@ -94,7 +119,8 @@ export interface TimedRow {
   key: 'switch' | 'roundtrip' | 'ring' | 'spawn';
   label: string;
   unit: string;
-  cells: Partial<Record<Impl, TimedCell>>;
+  /** By Implementation id. */
+  cells: Record<string, TimedCell>;
 }
 
 export interface RssCell {
@@ -110,7 +136,8 @@ export interface RssRow {
   label: string;
   unit: string;
   stackSize: number | null;
-  cells: Partial<Record<'looplet' | 'greenlet', RssCell>>;
+  /** By Implementation id: looplet's defaults (one per Node) and python-greenlet. */
+  cells: Record<string, RssCell>;
 }
 
 export interface Peers {
@@ -126,6 +153,12 @@ export interface GreenletBenchResult {
   command: string;
   mode: 'quick' | 'full';
   machine: Machine;
+  /** The Node executables the looplet trials ran under. */
+  nodes: NodeRuntime[];
+  /** The index in nodes of the one the targets and ratios use: the running Node when listed, else the first. */
+  referenceNode: number;
+  /** The columns, in the order they are shown. */
+  implementations: Implementation[];
   peers: Peers;
   settings: Record<string, unknown>;
   notes: string[];
@@ -203,17 +236,84 @@ function findPeers(opts: GreenletBenchOptions, notes: string[]): Peers {
   return { ...found, script: found.greenlet === null && found.gevent === null ? null : script };
 }
 
+// Run by each --node executable: what it is, and whether the library's loader
+// finds a greenlet binary for its ABI (the loaded file is the one in
+// require.cache built for this ABI; a rejected candidate may be there too).
+const NODE_PROBE = `
+const out = { path: process.execPath, version: process.version, abi: process.versions.modules, greenletBinary: null };
+try {
+  require(process.argv[1]).greenletBinding();
+  const abi = Number(process.versions.modules);
+  out.greenletBinary = Object.keys(require.cache).find((f) => f.endsWith('.node') && require.cache[f].exports.nodeModuleVersion === abi) ?? null;
+} catch (err) {
+  out.error = err.message;
+}
+process.stdout.write(JSON.stringify(out));
+`;
+
+/**
+ * Describes each Node executable and loads the library's greenlet binary in
+ * it, as its trials will. Throws, with the loader's message, when one has no
+ * greenlet binary for its ABI; also when one does not run or is listed twice.
+ */
+export function probeNodes(executables: string[]): NodeRuntime[] {
+  const binding = require.resolve('../../dist/cjs/binding');
+  const nodes: NodeRuntime[] = [];
+  for (const exe of executables) {
+    const r = spawnSync(exe, ['-e', NODE_PROBE, binding], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    let out: (NodeRuntime & { error?: string }) | undefined;
+    try {
+      out = JSON.parse(r.stdout ?? '') as NodeRuntime & { error?: string };
+    } catch {
+      out = undefined;
+    }
+    if (out === undefined || typeof out.version !== 'string') {
+      const why = r.error?.message ?? ((r.stderr ?? '').trim().split('\n').slice(-3).join(' / ') || `exit ${r.status ?? r.signal}, no report on stdout`);
+      throw new Error(`--node ${exe}: does not run as Node (${why})`);
+    }
+    if (out.error !== undefined) throw new Error(`--node ${exe} (Node ${out.version}): ${out.error}`);
+    if (nodes.some((n) => n.path === out.path)) throw new Error(`--node ${exe}: ${out.path} is listed twice`);
+    nodes.push({ path: out.path, version: out.version, abi: out.abi, greenletBinary: out.greenletBinary });
+  }
+  if (nodes.length === 0) throw new Error('--node: no Node executable given');
+  return nodes;
+}
+
+/** "24.22.3" per Node; executables of the same version are numbered ("24.22.3-2"). */
+function nodeTags(nodes: NodeRuntime[]): string[] {
+  return nodes.map((n) => {
+    const same = nodes.filter((m) => m.version === n.version);
+    const v = n.version.replace(/^v/, '');
+    return same.length > 1 ? `${v}-${same.indexOf(n) + 1}` : v;
+  });
+}
+
+/** The columns: looplet's defaults per Node, then each diagnostic variant per Node, then the peers. */
+function implementations(nodes: NodeRuntime[], variants: Variant[], peers: Peer[]): Implementation[] {
+  const tags = nodeTags(nodes);
+  const looplet = variants.flatMap((variant) =>
+    tags.map((tag, node): Implementation => ({
+      id: `${VARIANT_NAMES[variant].id}@${tag}`,
+      label: `looplet (Node ${tag}${VARIANT_NAMES[variant].label})`,
+      kind: 'looplet',
+      variant,
+      node,
+    })),
+  );
+  return [...looplet, ...peers.map((peer): Implementation => ({ id: peer, label: PEER_LABELS[peer], kind: peer }))];
+}
+
+/** The looplet column of a variant on a Node. */
+function loopletOf(impls: Implementation[], variant: Variant, node: number): Implementation | undefined {
+  return impls.find((i) => i.kind === 'looplet' && i.variant === variant && i.node === node);
+}
+
 type Op = 'switch' | 'ring' | 'spawn';
-const loopletKinds = (kind: GreenletTimedTrial['kind']): Partial<Record<Impl, GreenletTimedTrial['kind']>> => ({
-  looplet: kind,
-  'looplet-nospin': kind,
-  'looplet-1cpu': kind,
-});
-/** The trial kind each implementation runs for an operation (none: not measured). */
-const TIMED_KINDS: Record<Op, Partial<Record<Impl, GreenletTimedTrial['kind']>>> = {
-  switch: { ...loopletKinds('switch'), greenlet: 'switch', gevent: 'gevent-sleep' },
-  ring: { ...loopletKinds('ring'), greenlet: 'ring' },
-  spawn: { ...loopletKinds('spawn'), greenlet: 'spawn', gevent: 'gevent-spawn' },
+/** The trial kind each kind of implementation runs for an operation (none: not measured). */
+const TIMED_KINDS: Record<Op, Partial<Record<Implementation['kind'], GreenletTimedTrial['kind']>>> = {
+  switch: { looplet: 'switch', greenlet: 'switch', gevent: 'gevent-sleep' },
+  ring: { looplet: 'ring', greenlet: 'ring' },
+  spawn: { looplet: 'spawn', greenlet: 'spawn', gevent: 'gevent-spawn' },
 };
 
 /** The first CPU this process may run on, for `taskset -c`; or a note why looplet is not pinned. */
@@ -233,7 +333,6 @@ const OPS: Record<GreenletTimedTrial['kind'], string> = {
   'gevent-spawn': 'gevent.spawn(f).join()',
   'gevent-sleep': 'gevent.sleep(0)',
 };
-
 
 function threadLimits(): Record<string, number | null> {
   const read = (file: string): number | null => {
@@ -276,50 +375,60 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
   const started = Date.now();
   const mode = MODES[opts.quick ? 'quick' : 'full'];
   const notes: string[] = [];
+  const nodes = opts.nodes;
+  if (nodes.length === 0) throw new RangeError('looplet bench greenlet: no Node executable to run looplet under');
+  const referenceNode = Math.max(0, nodes.findIndex((n) => n.path === process.execPath));
   const peers = findPeers(opts, notes);
   const machine = machineInfo(null, peers.pythonVersion);
   const worker = path.join(__dirname, 'greenlet-worker.js');
   const cpu = pinCpu(opts);
   if (typeof cpu !== 'number') notes.push(cpu.note);
   if (opts.load) notes.push(`--load ${opts.load}: ${opts.load} busy-looping process(es) ran during the whole run (CPU contention)`);
-  const available = (impl: Impl): boolean =>
-    impl === 'looplet' || impl === 'looplet-nospin' || (impl === 'looplet-1cpu' ? typeof cpu === 'number' : peers.script !== null && peers[impl] !== null);
-  const impls = IMPLS.filter(available);
-  const command = (impl: Impl, rss: boolean): [string, string[]] => {
-    if (impl === 'looplet' || impl === 'looplet-nospin') return [process.execPath, rss ? ['--expose-gc', worker] : [worker]];
-    if (impl === 'looplet-1cpu') return ['taskset', ['-c', String(cpu), process.execPath, worker]];
-    return [peers.python!, [peers.script!]];
+  if (nodes.length > 1) notes.push(`looplet ran under ${nodes.length} Node executables, taking turns with each other and the peers; targets and ratios use Node ${nodes[referenceNode].version}`);
+  const impls = implementations(
+    nodes,
+    VARIANTS.filter((v) => v !== '1cpu' || typeof cpu === 'number'),
+    PEERS.filter((p) => peers.script !== null && peers[p] !== null),
+  );
+  const command = (impl: Implementation, rss: boolean): [string, string[]] => {
+    if (impl.kind !== 'looplet') return [peers.python!, [peers.script!]];
+    const node = nodes[impl.node].path;
+    if (impl.variant === '1cpu') return ['taskset', ['-c', String(cpu), node, worker]];
+    return [node, rss ? ['--expose-gc', worker] : [worker]];
   };
 
   const perRound = Math.ceil(mode.blocks / mode.rounds);
   const ops: Op[] = ['switch', 'ring', 'spawn'];
-  const runs = (op: Op): Impl[] => impls.filter((impl) => TIMED_KINDS[op][impl] !== undefined);
-  const rssPlan: Array<{ impl: 'looplet' | 'greenlet'; stackSize: number | null }> = [
-    { impl: 'looplet', stackSize: null },
-    { impl: 'looplet', stackSize: SMALL_STACK },
-    ...(available('greenlet') ? [{ impl: 'greenlet' as const, stackSize: null }] : []),
+  const runs = (op: Op): Implementation[] => impls.filter((impl) => TIMED_KINDS[op][impl.kind] !== undefined);
+  const rssPlan: Array<{ impl: Implementation; stackSize: number | null }> = [
+    ...impls.filter((i) => i.kind === 'looplet' && i.variant === 'default').flatMap((impl) => [
+      { impl, stackSize: null },
+      { impl, stackSize: SMALL_STACK },
+    ]),
+    ...impls.filter((i) => i.kind === 'greenlet').map((impl) => ({ impl, stackSize: null })),
   ];
   const total = mode.rounds * ops.reduce((n, op) => n + runs(op).length, 0) + mode.rssRuns * rssPlan.length;
   let done = 0;
   const head = (): string => `[${String(++done).padStart(String(total).length)}/${total}]`;
   progress(
-    `looplet bench greenlet (${opts.quick ? 'quick' : 'full'}): ${total} processes; ${impls.map((i) => IMPL_LABELS[i]).join(', ')}` +
+    `looplet bench greenlet (${opts.quick ? 'quick' : 'full'}): ${total} processes; ${impls.map((i) => i.label).join(', ')}` +
       `${peers.pythonVersion ? ` (Python ${peers.pythonVersion})` : ''}`,
   );
 
   // Timed operations: the implementations take turns, round by round, rotating who goes first.
+  const cellKey = (op: Op, impl: Implementation): string => `${op} ${impl.id}`;
   const samples: Record<string, number[]> = {};
   const cells: Record<string, TimedCell> = {};
   for (const op of ops) {
     for (const impl of runs(op)) {
-      const kind = TIMED_KINDS[op][impl]!;
-      samples[`${op}:${impl}`] = [];
-      cells[`${op}:${impl}`] = {
+      const key = cellKey(op, impl);
+      samples[key] = [];
+      cells[key] = {
         status: 'ok',
-        op: OPS[kind],
+        op: OPS[TIMED_KINDS[op][impl.kind]!],
         k: [],
         cpu: [],
-        ...(impl.startsWith('looplet') ? { threads: [], waits: { spins: 0, spinTimeouts: 0, sleeps: 0 } } : {}),
+        ...(impl.kind === 'looplet' ? { threads: [], waits: { spins: 0, spinTimeouts: 0, sleeps: 0 } } : {}),
       };
     }
   }
@@ -328,15 +437,15 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
       const order = runs(op);
       for (let j = 0; j < order.length; j++) {
         const impl = order[(r + j) % order.length];
-        const key = `${op}:${impl}`;
+        const key = cellKey(op, impl);
         const cell = cells[key];
         if (cell.status !== 'ok') continue;
         const trial: GreenletTimedTrial = {
-          kind: TIMED_KINDS[op][impl]!,
+          kind: TIMED_KINDS[op][impl.kind]!,
           blocks: perRound,
           blockUs: mode.blockUs,
           warmupMs: mode.warmupMs,
-          ...(impl === 'looplet-nospin' ? { spinUs: 0 } : {}),
+          ...(impl.kind === 'looplet' && impl.variant === 'nospin' ? { spinUs: 0 } : {}),
         };
         const t0 = Date.now();
         let line: string;
@@ -357,7 +466,7 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
           Object.assign(cell, { status: 'error', note: (err as Error).message });
           line = `error: ${(err as Error).message}`;
         }
-        progress(`${head()} ${op} ${IMPL_LABELS[impl]} (${trial.kind}) round ${r + 1}/${mode.rounds}: ${line} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        progress(`${head()} ${op} ${impl.label} (${trial.kind}) round ${r + 1}/${mode.rounds}: ${line} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       }
     }
   }
@@ -365,8 +474,8 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
     if (cells[key].status === 'ok') cells[key].summary = summarize(samples[key]);
     else delete cells[key].summary;
   }
-  const rowCells = (op: Op, only?: Impl[]): Partial<Record<Impl, TimedCell>> =>
-    Object.fromEntries(runs(op).filter((i) => !only || only.includes(i)).map((i) => [i, cells[`${op}:${i}`]]));
+  const rowCells = (op: Op, except?: Implementation['kind']): Record<string, TimedCell> =>
+    Object.fromEntries(runs(op).filter((i) => i.kind !== except).map((i) => [i.id, cells[cellKey(op, i)]]));
   // A round trip is two switches: the same blocks, counted per iteration.
   const doubled = (c: TimedCell): TimedCell => {
     const s = c.summary;
@@ -378,10 +487,13 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
       cpu: c.cpu?.map((x) => 2 * x),
     };
   };
-  const roundtrip: Partial<Record<Impl, TimedCell>> = {};
-  for (const impl of impls) roundtrip[impl] = impl === 'gevent' ? cells[`switch:${impl}`] : doubled(cells[`switch:${impl}`]);
+  const roundtrip: Record<string, TimedCell> = {};
+  for (const impl of runs('switch')) {
+    const cell = cells[cellKey('switch', impl)];
+    roundtrip[impl.id] = impl.kind === 'gevent' ? cell : doubled(cell);
+  }
   const timed: TimedRow[] = [
-    { key: 'switch', label: 'ping-pong switch', unit: 'us/switch', cells: rowCells('switch', [...VARIANTS, 'greenlet']) },
+    { key: 'switch', label: 'ping-pong switch', unit: 'us/switch', cells: rowCells('switch', 'gevent') },
     { key: 'roundtrip', label: 'round trip = 2 switches (gevent: sleep(0))', unit: 'us', cells: roundtrip },
     { key: 'ring', label: `switch among ${RING_SIZE} via main (hub pattern)`, unit: 'us/switch', cells: rowCells('ring') },
     { key: 'spawn', label: 'spawn + run + finish (gevent: spawn+join)', unit: 'us', cells: rowCells('spawn') },
@@ -395,7 +507,7 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
   for (let r = 0; r < mode.rssRuns; r++) {
     for (const { impl, stackSize } of rssPlan) {
       const row = rss.find((x) => x.stackSize === stackSize)!;
-      const cell = (row.cells[impl] ??= { status: 'ok', runs: [] });
+      const cell = (row.cells[impl.id] ??= { status: 'ok', runs: [] });
       if (cell.status !== 'ok') continue;
       const t0 = Date.now();
       let line: string;
@@ -414,7 +526,7 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
         Object.assign(cell, { status: 'error', note: (err as Error).message });
         line = `error: ${(err as Error).message}`;
       }
-      const what = `${IMPL_LABELS[impl]}${stackSize === null ? '' : ` stackSize ${stackSize}`}`;
+      const what = `${impl.label}${stackSize === null ? '' : ` stackSize ${stackSize}`}`;
       progress(`${head()} rss ${what} run ${r + 1}/${mode.rssRuns}: ${line} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     }
   }
@@ -425,26 +537,36 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
     }
   }
 
-  for (const [key, cell] of Object.entries(cells)) {
-    const [op, impl] = key.split(':') as [Op, Impl];
-    if (cell.status !== 'ok') notes.push(`${op}, ${IMPL_LABELS[impl]} (${cell.op}): ${cell.status}: ${cell.note}`);
-  }
-  for (const row of rss) {
-    for (const [impl, cell] of Object.entries(row.cells)) {
-      if (cell.status !== 'ok') notes.push(`${row.label.trim()}, ${IMPL_LABELS[impl as Impl]}: ${cell.status}: ${cell.note}`);
+  const labelOf = (id: string): string => impls.find((i) => i.id === id)?.label ?? id;
+  for (const op of ops) {
+    for (const impl of runs(op)) {
+      const cell = cells[cellKey(op, impl)];
+      if (cell.status !== 'ok') notes.push(`${op}, ${impl.label} (${cell.op}): ${cell.status}: ${cell.note}`);
     }
   }
-  const spawnThreads = cells['spawn:looplet'].threads ?? [];
-  if (spawnThreads.length > 0) {
+  for (const row of rss) {
+    for (const [id, cell] of Object.entries(row.cells)) {
+      if (cell.status !== 'ok') notes.push(`${row.label.trim()}, ${labelOf(id)}: ${cell.status}: ${cell.note}`);
+    }
+  }
+  for (const impl of impls.filter((i) => i.kind === 'looplet' && i.variant === 'default')) {
+    const spawnThreads = cells[cellKey('spawn', impl)].threads ?? [];
+    if (spawnThreads.length === 0) continue;
     const most = Math.max(...spawnThreads.map((t) => Math.max(t.afterWarmup, t.afterRun)));
-    notes.push(`spawn: the looplet runtime held at most ${most} OS thread(s) after warm-up and after the timed blocks (finished greenlets give their thread back to the pool)`);
+    notes.push(
+      `spawn, ${impl.label}: the runtime held at most ${most} OS thread(s) after warm-up and after the timed blocks (finished greenlets give their thread back to the pool)`,
+    );
   }
 
+  const results = { timed, rss, implementations: impls, referenceNode, nodes };
   return {
     benchmark: 'looplet bench greenlet',
     command: opts.command,
     mode: opts.quick ? 'quick' : 'full',
     machine,
+    nodes,
+    referenceNode,
+    implementations: impls,
     peers,
     settings: {
       ...mode,
@@ -458,13 +580,24 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
     notes,
     timed,
     rss,
-    targets: computeGreenletTargets(timed, rss),
+    targets: computeGreenletTargets(results),
     durationSeconds: Math.round((Date.now() - started) / 100) / 10,
   };
 }
 
 const ok = (c?: TimedCell): Summary | undefined => (c?.status === 'ok' ? c.summary : undefined);
 const okKib = (c?: RssCell): number | undefined => (c?.status === 'ok' ? c.kibPerGreenlet : undefined);
+
+/** What the targets and tables read from a result. */
+type Figures = Pick<GreenletBenchResult, 'timed' | 'rss' | 'implementations' | 'referenceNode' | 'nodes'>;
+
+/** The id of looplet's column for a variant on a Node (default: the reference Node); '' when it did not run. */
+const idOf = (r: Figures, variant: Variant, node = r.referenceNode): string => loopletOf(r.implementations, variant, node)?.id ?? '';
+/** looplet's default columns, one per Node, reference first. */
+function defaultsOf(r: Figures): Implementation[] {
+  const all = r.implementations.filter((i) => i.kind === 'looplet' && i.variant === 'default');
+  return [...all.filter((i) => i.kind === 'looplet' && i.node === r.referenceNode), ...all.filter((i) => i.kind === 'looplet' && i.node !== r.referenceNode)];
+}
 
 /** "2.57 us, 15.5x python-greenlet (0.166 us)" style comparisons. */
 function versus(value: number, peers: Array<[label: string, v: number | undefined]>, unit: string): string {
@@ -484,54 +617,71 @@ function spunShare(c?: TimedCell): string {
   return w && total > 0 ? `${((100 * w.spins) / total).toFixed(1)}%` : '-';
 }
 
-function variantsNote(cells: TimedRow['cells']): string {
-  const cpu = cpuOf(cells.looplet);
+function variantsNote(r: Figures, cells: TimedRow['cells']): string {
+  const cpu = cpuOf(cells[idOf(r, 'default')]);
+  const nospin = ok(cells[idOf(r, 'nospin')]);
+  const pinned = ok(cells[idOf(r, '1cpu')]);
   const parts = [
-    ...(cpu !== undefined ? [`CPU time ${fmt(cpu)} us per switch (both threads; ${spunShare(cells.looplet)} of waits spun)`] : []),
-    ...(ok(cells['looplet-nospin']) ? [`spin off ${fmt(ok(cells['looplet-nospin'])!.median)} us`] : []),
-    ...(ok(cells['looplet-1cpu']) ? [`pinned to one CPU ${fmt(ok(cells['looplet-1cpu'])!.median)} us`] : []),
+    ...(cpu !== undefined ? [`CPU time ${fmt(cpu)} us per switch (both threads; ${spunShare(cells[idOf(r, 'default')])} of waits spun)`] : []),
+    ...(nospin ? [`spin off ${fmt(nospin.median)} us`] : []),
+    ...(pinned ? [`pinned to one CPU ${fmt(pinned.median)} us`] : []),
   ];
   return parts.length > 0 ? `; ${parts.join('; ')}` : '';
 }
 
-export function computeGreenletTargets(timed: TimedRow[], rss: RssRow[]): Target[] {
+/** "; other Nodes: 24.22.3 2.1 us, 26.1.0 2.0 us" for the default looplet columns besides the reference. */
+function otherNodes(r: Figures, value: (id: string) => number | undefined, unit: string): string {
+  const others = defaultsOf(r).slice(1);
+  if (others.length === 0) return '';
+  const text = others.map((i) => `${i.label.replace(/^looplet \((.*)\)$/, '$1')} ${fmt(value(i.id))}${value(i.id) === undefined ? '' : ` ${unit}`}`);
+  return `; ${text.join(', ')}`;
+}
+
+/** The project's targets, from the reference Node's default looplet figures. */
+export function computeGreenletTargets(r: Figures): Target[] {
   const targets: Target[] = [];
-  const row = (key: TimedRow['key']): TimedRow => timed.find((r) => r.key === key)!;
+  const row = (key: TimedRow['key']): TimedRow => r.timed.find((x) => x.key === key)!;
   const cmp = (s: string): string => (s ? `; looplet = ${s}` : '');
+  const lp = idOf(r, 'default');
+  const who = `looplet (Node ${r.nodes[r.referenceNode].version.replace(/^v/, '')})`;
 
   const sw = row('switch').cells;
-  const swLp = ok(sw.looplet);
+  const swLp = ok(sw[lp]);
   targets.push({
     name: `ping-pong switch median <= ${SWITCH_MAX_US} us`,
     pass: swLp ? swLp.median <= SWITCH_MAX_US : null,
     detail: swLp
-      ? `looplet ${fmt(swLp.median)} us per switch (p99 ${fmt(swLp.p99)})${variantsNote(sw)}${cmp(versus(swLp.median, [['python-greenlet', ok(sw.greenlet)?.median]], 'us'))}`
+      ? `${who} ${fmt(swLp.median)} us per switch (p99 ${fmt(swLp.p99)})${variantsNote(r, sw)}${otherNodes(r, (id) => ok(sw[id])?.median, 'us')}${cmp(
+          versus(swLp.median, [['python-greenlet', ok(sw.greenlet)?.median]], 'us'),
+        )}`
       : 'not measured',
   });
 
   const sp = row('spawn').cells;
-  const spLp = ok(sp.looplet);
+  const spLp = ok(sp[lp]);
   targets.push({
     name: `spawn + run + finish <= ${SPAWN_MAX_US} us (pooled threads)`,
     pass: spLp ? spLp.median <= SPAWN_MAX_US : null,
     detail: spLp
-      ? `looplet ${fmt(spLp.median)} us (p99 ${fmt(spLp.p99)})${variantsNote(sp).replace(/ per switch/, '')}${cmp(
+      ? `${who} ${fmt(spLp.median)} us (p99 ${fmt(spLp.p99)})${variantsNote(r, sp).replace(/ per switch/, '')}${otherNodes(r, (id) => ok(sp[id])?.median, 'us')}${cmp(
           versus(spLp.median, [['python-greenlet', ok(sp.greenlet)?.median], ['gevent spawn+join', ok(sp.gevent)?.median]], 'us'),
         )}`
       : 'not measured',
   });
 
-  const [def, small] = rss;
-  const kib = okKib(def.cells.looplet);
-  const smallKib = okKib(small.cells.looplet);
+  const [def, small] = r.rss;
+  const kib = okKib(def.cells[lp]);
+  const smallKib = okKib(small.cells[lp]);
   targets.push({
     name: `RSS per suspended greenlet at ${RSS_GREENLETS.toLocaleString('en-US')} <= ${RSS_MAX_KIB} KiB (default stack size)`,
     pass: kib !== undefined ? kib <= RSS_MAX_KIB : null,
     detail:
       kib !== undefined
-        ? `looplet ${fmt(kib)} KiB${smallKib !== undefined ? ` (${fmt(smallKib)} KiB with stackSize ${SMALL_STACK})` : ''}${cmp(
-            versus(kib, [['python-greenlet', okKib(def.cells.greenlet)]], 'KiB'),
-          )}`
+        ? `${who} ${fmt(kib)} KiB${smallKib !== undefined ? ` (${fmt(smallKib)} KiB with stackSize ${SMALL_STACK})` : ''}${otherNodes(
+            r,
+            (id) => okKib(def.cells[id]),
+            'KiB',
+          )}${cmp(versus(kib, [['python-greenlet', okKib(def.cells.greenlet)]], 'KiB'))}`
         : 'not measured',
   });
   return targets;
@@ -539,11 +689,14 @@ export function computeGreenletTargets(timed: TimedRow[], rss: RssRow[]): Target
 
 const ratio = (a?: number, b?: number): string => (a !== undefined && b !== undefined ? `${fmt(a / b)}x` : '-');
 
+/** Operations down, implementations across: looplet's default per Node, then each peer with its ratio. */
 export function greenletTable(result: GreenletBenchResult): string {
-  const has = (impl: Impl): boolean => result.timed.some((r) => r.cells[impl] !== undefined);
-  const peers = PEERS.filter(has);
-  const header = ['operation', 'unit', 'looplet', 'p99'];
-  for (const p of peers) header.push(p, 'p99', 'ratio');
+  const defaults = defaultsOf(result);
+  const lpId = idOf(result, 'default');
+  const peers = result.implementations.filter((i) => i.kind !== 'looplet' && result.timed.some((r) => r.cells[i.id] !== undefined));
+  const header = ['operation', 'unit'];
+  for (const d of defaults) header.push(d.label, 'p99');
+  for (const p of peers) header.push(p.id, 'p99', 'ratio');
   header.push('target', '');
   const targetOf: Record<string, [string, Target | undefined]> = {
     switch: [`<= ${SWITCH_MAX_US}`, result.targets[0]],
@@ -558,17 +711,19 @@ export function greenletTable(result: GreenletBenchResult): string {
   const cellText = (c?: TimedCell): string[] => (c === undefined ? ['-', '-'] : c.status !== 'ok' ? [c.status, ''] : [fmt(c.summary?.median), fmt(c.summary?.p99)]);
   const body: string[][] = [];
   for (const row of result.timed) {
-    const lp = ok(row.cells.looplet)?.median;
-    const line = [row.label, row.unit, ...cellText(row.cells.looplet)];
-    for (const p of peers) line.push(...cellText(row.cells[p]), ratio(lp, ok(row.cells[p])?.median));
+    const lp = ok(row.cells[lpId])?.median;
+    const line = [row.label, row.unit];
+    for (const d of defaults) line.push(...cellText(row.cells[d.id]));
+    for (const p of peers) line.push(...cellText(row.cells[p.id]), ratio(lp, ok(row.cells[p.id])?.median));
     body.push([...line, ...verdict(row.key)]);
   }
   for (const row of result.rss) {
-    const lp = okKib(row.cells.looplet);
+    const lp = okKib(row.cells[lpId]);
     const text = (c?: RssCell): string => (c === undefined ? '-' : c.status !== 'ok' ? c.status : fmt(c.kibPerGreenlet));
-    const line = [row.label, row.unit, text(row.cells.looplet), ''];
+    const line = [row.label, row.unit];
+    for (const d of defaults) line.push(text(row.cells[d.id]), '');
     for (const p of peers) {
-      const c = p === 'greenlet' && row.key === 'rss-default' ? row.cells.greenlet : undefined;
+      const c = p.kind === 'greenlet' && row.key === 'rss-default' ? row.cells[p.id] : undefined;
       line.push(text(c), '', ratio(lp, okKib(c)));
     }
     body.push([...line, ...verdict(row.key)]);
@@ -576,23 +731,27 @@ export function greenletTable(result: GreenletBenchResult): string {
   return table(header, body, 2);
 }
 
-/** looplet's defaults against spinning off and against one CPU, with CPU time per operation; null when only the defaults ran. */
+/** looplet's defaults against spinning off and against one CPU, with CPU time per operation, per Node; null when only the defaults ran. */
 export function variantsTable(result: GreenletBenchResult): string | null {
-  const rows = result.timed.filter((r) => r.key !== 'roundtrip' && r.cells.looplet !== undefined);
-  const shown = VARIANTS.filter((v) => rows.some((r) => r.cells[v] !== undefined));
+  const rows = result.timed.filter((r) => r.key !== 'roundtrip');
+  const shown = VARIANTS.filter((v) => result.implementations.some((i) => i.kind === 'looplet' && i.variant === v));
   if (rows.length === 0 || shown.length < 2) return null;
-  const header = ['operation', 'unit'];
-  for (const v of shown) header.push(v === 'looplet' ? 'default' : v === 'looplet-nospin' ? 'spin off' : '1 CPU', 'p99', 'CPU');
+  const nodes = defaultsOf(result).map((d) => (d.kind === 'looplet' ? d.node : result.referenceNode));
+  const many = nodes.length > 1;
+  const header = ['operation', ...(many ? ['Node'] : []), 'unit'];
+  for (const v of shown) header.push(v === 'default' ? 'default' : v === 'nospin' ? 'spin off' : '1 CPU', 'p99', 'CPU');
   header.push('spun');
-  const body = rows.map((row) => {
-    const line = [row.label.replace(/ \(.*\)$/, ''), row.unit];
-    for (const v of shown) {
-      const c = row.cells[v];
-      line.push(c === undefined ? '-' : c.status !== 'ok' ? c.status : fmt(c.summary?.median), fmt(ok(c)?.p99), fmt(cpuOf(c)));
-    }
-    line.push(spunShare(row.cells.looplet));
-    return line;
-  });
+  const body = rows.flatMap((row) =>
+    nodes.map((node) => {
+      const line = [row.label.replace(/ \(.*\)$/, ''), ...(many ? [result.nodes[node].version] : []), row.unit];
+      for (const v of shown) {
+        const c = row.cells[idOf(result, v, node)];
+        line.push(c === undefined ? '-' : c.status !== 'ok' ? c.status : fmt(c.summary?.median), fmt(ok(c)?.p99), fmt(cpuOf(c)));
+      }
+      line.push(spunShare(row.cells[idOf(result, 'default', node)]));
+      return line;
+    }),
+  );
   const cpu = (result.settings as { pinnedCpu?: number | null }).pinnedCpu;
   return [
     'looplet variants, measured in the same rounds (diagnostic, not targets). default: a thread that hands',
@@ -600,9 +759,9 @@ export function variantsTable(result: GreenletBenchResult): string | null {
     `on another CPU; spin off: setSwitchSpin(0), every wait sleeps in the kernel; 1 CPU: taskset -c ${cpu ?? '?'}.`,
     'CPU: CPU time of all threads (GC helpers included) over the timed blocks / operations, a mean;',
     'a spinning wait burns CPU on a second CPU while the other thread runs.',
-    'spun: share of the default\'s waits that ended while spinning.',
+    "spun: share of the default's waits that ended while spinning.",
     '',
-    table(header, body, 2),
+    table(header, body, many ? 3 : 2),
   ].join('\n');
 }
 
@@ -610,14 +769,18 @@ export function greenletTextReport(result: GreenletBenchResult): string {
   const p = result.peers;
   const versions = [p.greenlet && `python-greenlet ${p.greenlet}`, p.gevent && `gevent ${p.gevent}`].filter(Boolean).join(', ');
   const s = result.settings as unknown as Mode & { blocksPerRound: number };
+  const root = packageRoot();
+  const nodeLine = (n: NodeRuntime): string =>
+    `Node ${n.version} (ABI ${n.abi}): ${n.path}, greenlet binary ${n.greenletBinary === null ? '?' : path.relative(root, n.greenletBinary) || n.greenletBinary}`;
   const parts = [
     `looplet bench greenlet (${result.mode}) - ${machineLine(result.machine)} - ${result.machine.date}`,
+    ...result.nodes.map((n, i) => `looplet under ${nodeLine(n)}${result.nodes.length > 1 && i === result.referenceNode ? ' (reference)' : ''}`),
     ...(versions ? [`peers: ${versions} (${p.python})`] : []),
     '',
     'Median and p99 of per-block means (blocks of K operations, K calibrated so that a block lasts',
     `~${s.blockUs} us; ${s.blocks} blocks per figure in ${s.rounds} fresh process(es), the implementations taking turns).`,
     'RSS: VmRSS after minus before creating the greenlets, each suspended by one switch, divided by',
-    `their number; median of ${s.rssRuns} process(es). ratio = looplet / the peer to its left.`,
+    `their number; median of ${s.rssRuns} process(es). ratio = ${defaultsOf(result)[0]?.label ?? 'looplet'} / the peer to its left.`,
     '',
     greenletTable(result),
   ];
@@ -628,27 +791,36 @@ export function greenletTextReport(result: GreenletBenchResult): string {
   return parts.join('\n') + '\n';
 }
 
-const COLORS: Record<Impl, string> = {
-  looplet: '#1f6fb4',
-  'looplet-nospin': '#5a9bd5',
-  'looplet-1cpu': '#8dbde6',
+/** looplet's default per Node; the first keeps the single-Node colour. */
+const NODE_COLORS = ['#1f6fb4', '#7b3fb0', '#0f8b8d', '#c2185b', '#6d4c41', '#546e7a'];
+const COLORS: Record<Exclude<Variant, 'default'> | Peer, string> = {
+  nospin: '#5a9bd5',
+  '1cpu': '#8dbde6',
   greenlet: '#e0700a',
   gevent: '#2a9d3a',
 };
 
+/**
+ * Grouped bars: looplet's default per Node (a series each), the peers, and
+ * with a single Node its diagnostic variants (with several, they are in the
+ * text report and the JSON only).
+ */
 export function greenletChart(result: GreenletBenchResult): string {
-  const shown = IMPLS.filter((i) => i === 'looplet' || result.timed.some((r) => ok(r.cells[i])));
-  const series = shown.map((i) =>
-    i === 'looplet-1cpu'
-      ? { label: 'looplet, 1 CPU (diagnostic)', color: COLORS[i], ink: '#10314f' }
-      : i === 'looplet-nospin'
-        ? { label: 'looplet, spin off (diagnostic)', color: COLORS[i], ink: '#10314f' }
-        : { label: IMPL_LABELS[i], color: COLORS[i] },
+  const many = result.nodes.length > 1;
+  const measured = (i: Implementation): boolean => result.timed.some((r) => ok(r.cells[i.id]));
+  const shown = result.implementations.filter((i) =>
+    i.kind === 'looplet' ? i.variant === 'default' || (!many && measured(i)) : measured(i),
   );
-  const bars = (row: TimedRow, captions: Partial<Record<Impl, string>> = {}): BarGroup['bars'] =>
+  const series = shown.map((i) => {
+    if (i.kind !== 'looplet') return { label: i.label, color: COLORS[i.kind] };
+    if (i.variant === 'nospin') return { label: 'looplet, spin off (diagnostic)', color: COLORS.nospin, ink: '#10314f' };
+    if (i.variant === '1cpu') return { label: 'looplet, 1 CPU (diagnostic)', color: COLORS['1cpu'], ink: '#10314f' };
+    return { label: i.label, color: NODE_COLORS[i.node % NODE_COLORS.length] };
+  });
+  const bars = (row: TimedRow, captions: Record<string, string> = {}): BarGroup['bars'] =>
     shown.flatMap((impl, si) => {
-      const s = ok(row.cells[impl]);
-      return s ? [{ series: si, value: s.median, p99: s.p99, caption: captions[impl] }] : [];
+      const s = ok(row.cells[impl.id]);
+      return s ? [{ series: si, value: s.median, p99: s.p99, caption: captions[impl.id] }] : [];
     });
   const row = (key: TimedRow['key']): TimedRow => result.timed.find((r) => r.key === key)!;
   const groups: BarGroup[] = [
@@ -662,19 +834,25 @@ export function greenletChart(result: GreenletBenchResult): string {
       target: { value: SPAWN_MAX_US, label: `target ≤ ${SPAWN_MAX_US} µs` },
     },
   ];
-  const notes: string[] = ['bar: median; whisker: p99', '', `RSS per suspended greenlet (${RSS_GREENLETS.toLocaleString('en-US')}):`];
+  const notes: string[] = ['bar: median; whisker: p99'];
+  if (many && result.implementations.some((i) => i.kind === 'looplet' && i.variant !== 'default')) notes.push('diagnostic variants: see the JSON');
+  notes.push('', `RSS per suspended greenlet (${RSS_GREENLETS.toLocaleString('en-US')}):`);
   const [def, small] = result.rss;
   const kib = (c?: RssCell): string => (okKib(c) === undefined ? 'n/a' : `${fmt(okKib(c))} KiB`);
-  notes.push(`  looplet, default stack: ${kib(def.cells.looplet)}`);
-  notes.push(`  looplet, 128 KiB stack: ${kib(small.cells.looplet)}`);
+  for (const d of defaultsOf(result)) {
+    const who = many ? `Node ${d.label.replace(/^looplet \(Node (.*)\)$/, '$1')}` : 'looplet';
+    notes.push(`  ${who}, default stack: ${kib(def.cells[d.id])}`);
+    notes.push(`  ${who}, 128 KiB stack: ${kib(small.cells[d.id])}`);
+  }
   if (def.cells.greenlet) notes.push(`  python-greenlet: ${kib(def.cells.greenlet)}`);
-  notes.push(`  target ≤ ${RSS_MAX_KIB} KiB`, '', 'Targets (this run):');
+  notes.push(`  target ≤ ${RSS_MAX_KIB} KiB`, '', many ? `Targets (Node ${result.nodes[result.referenceNode].version.replace(/^v/, '')}):` : 'Targets (this run):');
   const short = [`switch median ≤ ${SWITCH_MAX_US} µs`, `spawn + finish ≤ ${SPAWN_MAX_US} µs`, `RSS per greenlet ≤ ${RSS_MAX_KIB} KiB`];
   result.targets.forEach((t, i) => notes.push(`  ${t.pass === null ? 'n/a' : t.pass ? 'PASS' : 'FAIL'}  ${short[i] ?? t.name}`));
   const m = result.machine;
+  const nodes = result.nodes.map((n) => n.version.replace(/^v/, '')).join(', ');
   return logBarChart({
     title: 'looplet Greenlet vs python-greenlet vs gevent',
-    subtitle: `${m.cpu}, ${m.cpus} CPUs, ${m.os}, Node ${m.node}${m.python ? `, Python ${m.python}` : ''}, ${m.date.slice(0, 10)}`,
+    subtitle: `${m.cpu}, ${m.cpus} CPUs, ${m.os}, Node ${nodes}${m.python ? `, Python ${m.python}` : ''}, ${m.date.slice(0, 10)}`,
     yLabel: 'µs per operation (log scale)',
     series,
     groups,

@@ -1,5 +1,6 @@
 // Native floors for `looplet bench poller`, built as their own addon
-// (looplet_bench, see binding.gyp): the figures the JS ones are compared
+// (looplet_bench: binding.gyp, from native/build.json's "bench" list) and
+// loaded by benchmarks/src/native.ts: the figures the JS ones are compared
 // with. The library never loads this; nothing here is used by it.
 //
 //   coreWait(backendId, fds, blocks, callsPerBlock) -> Float64Array

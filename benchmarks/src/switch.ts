@@ -1,6 +1,6 @@
 // `looplet bench switch`: what a coroutine switch costs at each level, side
 // by side in one run. The native figures come from one C++ program
-// (native/bench/switch_bench.cc, built with CMake into build-c/): lp_coro's
+// (benchmarks/native/switch_bench.cc, built with CMake into build-bench/): lp_coro's
 // switch next to boost.context's jump_fcontext and swapcontext, coroutine
 // create/destroy and memory per suspended coroutine. Two peers run in their
 // own processes when present: python-greenlet (/usr/bin/python3) and this
@@ -10,7 +10,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { packageRoot } from '../binding';
+import { packageRoot } from '../../dist/cjs/binding';
 import { machineInfo, machineLine, writeResults, type Machine, type Target } from './report';
 import { fmt } from './stats';
 
@@ -60,7 +60,9 @@ export interface SwitchBenchResult {
 /** The project's target: lp_coro's switch at most this many times boost.context's, same run. */
 export const MAX_LP_OVER_BOOST = 1.2;
 
-const PROGRAM = 'bench_switch_bench';
+const PROGRAM = 'switch_bench';
+/** The CMake build tree of benchmarks/native, under the package root (git ignores build-*). */
+const BUILD_DIR = 'build-bench';
 const RUN_TIMEOUT_MS = 300_000;
 
 interface NativeOutput {
@@ -98,16 +100,16 @@ function cachedBuildType(buildDir: string): string | null {
 }
 
 /**
- * The native program, built (or brought up to date) with CMake in build-c/,
- * the tree scripts/test-c.mjs uses. Without CMake an existing program is used
- * as it is.
+ * The native program, built (or brought up to date) with CMake from
+ * benchmarks/native/CMakeLists.txt, which pulls in the core from native/,
+ * into build-bench/. Without CMake an existing program is used as it is.
  */
 async function locateProgram(notes: string[]): Promise<{ program: string; buildType: string | null }> {
   const root = packageRoot();
-  const buildDir = path.join(root, 'build-c');
-  const program = path.join(buildDir, 'bench', PROGRAM);
-  const source = path.join(root, 'native');
-  const canBuild = fs.existsSync(path.join(source, 'CMakeLists.txt')) && fs.existsSync(path.join(source, 'bench', 'switch_bench.cc'));
+  const buildDir = path.join(root, BUILD_DIR);
+  const program = path.join(buildDir, PROGRAM);
+  const source = path.join(root, 'benchmarks', 'native');
+  const canBuild = [path.join(source, 'CMakeLists.txt'), path.join(source, 'switch_bench.cc'), path.join(root, 'native', 'CMakeLists.txt')].every((f) => fs.existsSync(f));
   if (canBuild && onPath('cmake')) {
     if (!fs.existsSync(path.join(buildDir, 'CMakeCache.txt'))) {
       progress(`looplet bench switch: configuring ${buildDir} (cmake, Release)`);
@@ -119,16 +121,16 @@ async function locateProgram(notes: string[]): Promise<{ program: string; buildT
   } else if (!fs.existsSync(program)) {
     throw new Error(
       canBuild
-        ? `looplet bench switch: ${program} is missing and cmake is not on PATH (cmake >= 3.16 builds it from native/CMakeLists.txt)`
-        : `looplet bench switch: needs the native sources with native/CMakeLists.txt and native/bench/ (a source checkout); not found under ${source}`,
+        ? `looplet bench switch: ${program} is missing and cmake is not on PATH (cmake >= 3.19 builds it from benchmarks/native/CMakeLists.txt)`
+        : `looplet bench switch: needs benchmarks/native/ and native/ with their CMakeLists.txt (a source checkout); not found under ${root}`,
     );
   } else {
-    notes.push('cmake not on PATH: ran the existing build-c/ program without rebuilding it');
+    notes.push(`cmake not on PATH: ran the existing ${BUILD_DIR}/ program without rebuilding it`);
   }
   if (!fs.existsSync(program)) throw new Error(`looplet bench switch: the build did not produce ${program}`);
   const buildType = cachedBuildType(buildDir);
   if (buildType !== null && buildType !== 'Release' && buildType !== 'RelWithDebInfo') {
-    notes.push(`build-c/ is a ${buildType || 'no-type'} build: native figures are not optimized (configure it with -DCMAKE_BUILD_TYPE=Release)`);
+    notes.push(`${BUILD_DIR}/ is a ${buildType || 'no-type'} build: native figures are not optimized (configure it with -DCMAKE_BUILD_TYPE=Release)`);
   }
   return { program, buildType };
 }
@@ -202,7 +204,7 @@ async function pythonGreenlet(quick: boolean): Promise<{ row: SwitchRow; version
 async function jsGreenlet(quick: boolean): Promise<SwitchRow> {
   const key = 'js_greenlet';
   const label = 'looplet JS Greenlet switch (thread handoff)';
-  const module = path.join(__dirname, '..', 'greenlet.js');
+  const module = path.join(packageRoot(), 'dist', 'cjs', 'greenlet.js');
   if (!fs.existsSync(module)) return { key, label, kind: 'peer', status: 'n/a', note: `${module} not found (run npm run build)` };
   const blocks = quick ? 20 : 60;
   const k = 100;

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Backend } from '../poller';
+import type { Backend } from '../../dist/cjs/poller';
 import { fmt, slope, type Summary } from './stats';
 import { logLogChart, type Series } from './svg';
 
@@ -21,7 +21,7 @@ export interface SelectRow {
   note?: string;
   /** Poller.select(0) from JS. */
   js?: Summary;
-  /** lp_poller_wait in C on the same poller. */
+  /** lp_poller_wait in C on a core poller with the same fds. */
   c?: Summary;
   /** The bare syscall on the same fds, in C. */
   raw?: Summary;
@@ -238,7 +238,7 @@ export function textReport(result: PollerBenchResult): string {
     `looplet bench poller (${result.mode}) - ${machineLine(result.machine)} - ${result.machine.date}`,
     '',
     'Poller.select(0): microseconds per call (median and p99 of per-block means)',
-    '  JS = Poller.select(0) from JavaScript; C = lp_poller_wait on the same poller, in C;',
+    '  JS = Poller.select(0) from JavaScript; C = lp_poller_wait in C on a core poller with the same fds;',
     '  syscall = the bare epoll_wait/poll/select on the same fds, in C; Py = Python selectors, same backend.',
     '',
     selectTable(result.select),

@@ -1,6 +1,6 @@
 // The benchmarks' native floors: the looplet_bench addon
-// (native/src/addon/bench.cc), which the library itself never loads.
-import { loadAddon } from '../binding';
+// (benchmarks/native/bench.cc), which the library itself never loads.
+import { loadAddon } from '../../dist/cjs/binding';
 
 export interface NativeBench {
   /** lp_poller_wait(0) looping in C on a core poller with fds registered for reading; mean ns per call per block. */

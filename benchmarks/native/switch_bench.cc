@@ -20,7 +20,7 @@
 // the methods take turns in rounds so that drift hits them alike. Prints one
 // JSON object on stdout; progress goes to stderr.
 //
-//   bench_switch_bench [--quick] [--blocks N] [--rounds N] [--block-us N]
+//   switch_bench [--quick] [--blocks N] [--rounds N] [--block-us N]
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

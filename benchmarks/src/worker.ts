@@ -2,10 +2,10 @@
 // prints one JSON outcome on stdout (see protocol.ts). Setup (socketpairs,
 // registrations, warm-up, calibration) stays outside the timed blocks.
 import * as fs from 'node:fs';
-import { binding } from '../binding';
+import { binding } from '../../dist/cjs/binding';
 import { benchAddon } from './native';
-import { EVENT_READ, EVENT_WRITE, Poller } from '../poller';
-import * as sys from '../sys';
+import { EVENT_READ, EVENT_WRITE, Poller } from '../../dist/cjs/poller';
+import * as sys from '../../dist/cjs/sys';
 import type { ChurnOutcome, ChurnTrial, Phases, SelectOutcome, SelectTrial, Trial } from './protocol';
 import { nowNs, warmAndCalibrate, type BlockRunner } from './timing';
 

@@ -1,14 +1,14 @@
 // `looplet bench poller`: Poller.select(0) per backend, size and active
-// count, against the C floor on the same poller, the bare syscall and
+// count, against the C floor (a core poller, same fds), the bare syscall and
 // Python's selectors; plus registration churn. Every trial runs in a fresh
 // process (worker.ts, benchmarks/poller_selectors.py); this parent only
 // plans, collects, reports and writes bench-results/poller-*.{json,svg}.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { packageRoot } from '../binding';
+import { packageRoot } from '../../dist/cjs/binding';
 import { benchAddon } from './native';
-import { Poller, type Backend } from '../poller';
+import { Poller, type Backend } from '../../dist/cjs/poller';
 import type { ChurnOutcome, ChurnTrial, Phases, SelectOutcome, SelectTrial, Trial } from './protocol';
 import {
   chart,

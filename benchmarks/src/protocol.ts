@@ -2,7 +2,7 @@
 // what the trial prints back on stdout (one JSON object). The Node worker
 // (worker.ts) and the Python peer (benchmarks/poller_selectors.py) speak the
 // same protocol; samples are nanoseconds per call (or per op), one per block.
-import type { Backend } from '../poller';
+import type { Backend } from '../../dist/cjs/poller';
 
 /** Poller.select(0) on n registered socketpair ends, `active` of them readable. */
 export interface SelectTrial {
@@ -44,7 +44,7 @@ export interface SelectSamples {
   js: number[];
   /** Calls per block, per method. */
   k: Record<string, number>;
-  /** lp_poller_wait in C on the same poller (Node only). */
+  /** lp_poller_wait in C on a core poller with the same fds (Node only). */
   c?: number[];
   /** The bare syscall on the same fds (Node only, when the build has the helper). */
   raw?: number[];

@@ -4,7 +4,7 @@
 // ping-pong greenlet, warm-up and calibration, a warm thread pool) stays
 // outside the timed blocks.
 import * as fs from 'node:fs';
-import { Greenlet, getcurrent, runtimeStats, setSwitchSpin, type GreenletOptions } from '../greenlet';
+import { Greenlet, getcurrent, runtimeStats, setSwitchSpin, type GreenletOptions } from '../../dist/cjs/greenlet';
 import { RING_SIZE, type GreenletRssOutcome, GreenletRssTrial, GreenletTimedOutcome, GreenletTimedTrial, GreenletTrial } from './protocol';
 import { nowNs, warmAndCalibrate, type BlockRunner } from './timing';
 

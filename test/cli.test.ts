@@ -1,0 +1,168 @@
+// The `looplet` command (bin/looplet.js, running the benchmark harness built
+// into benchmarks/dist): usage and exit codes, and that the smallest run of
+// `bench poller` and `bench greenlet` exits 0 and writes a result whose
+// content names what was measured. No timing is asserted: speed belongs in
+// the benchmarks, never in tests.
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBenchmarksDist, repoRoot } from './helpers';
+
+const bin = path.join(repoRoot, 'bin', 'looplet.js');
+
+function looplet(args: string[]): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [bin, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+}
+
+/** The exit status, with the output attached so that a failure shows why. */
+function statusOf(r: SpawnSyncReturns<string>): { status: number | null; output: string } {
+  return { status: r.status, output: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}` };
+}
+
+let out: string;
+
+beforeAll(() => {
+  ensureBenchmarksDist();
+  out = fs.mkdtempSync(path.join(os.tmpdir(), 'looplet-cli-'));
+}, 120_000);
+
+afterAll(() => {
+  if (out) fs.rmSync(out, { recursive: true, force: true });
+});
+
+describe('usage', () => {
+  it('--help prints the usage on stdout and exits 0', () => {
+    const r = looplet(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: looplet <command> \[options\]/);
+    for (const benchmark of ['poller', 'greenlet', 'switch']) expect(r.stdout).toContain(`bench ${benchmark} [options]`);
+    expect(r.stderr).toBe('');
+  });
+
+  it('bench --help lists the benchmarks and exits 0', () => {
+    const r = looplet(['bench', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: looplet bench <benchmark> \[options\]/);
+  });
+
+  it('bench greenlet --help documents --node', () => {
+    const r = looplet(['bench', 'greenlet', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('--node LIST');
+  });
+
+  it('an unknown command exits 2 with a message and the usage on stderr', () => {
+    const r = looplet(['frobnicate']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^looplet: unknown command 'frobnicate'\n\nUsage: looplet <command>/);
+  });
+
+  it('no command exits 2', () => {
+    const r = looplet([]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^looplet: no command given/);
+  });
+
+  it('an unknown benchmark exits 2 with a message and the benchmarks on stderr', () => {
+    const r = looplet(['bench', 'frobnicate']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^looplet bench: unknown benchmark 'frobnicate'\n\nUsage: looplet bench <benchmark>/);
+  });
+
+  it("an unknown option exits 2 with that benchmark's usage", () => {
+    const r = looplet(['bench', 'poller', '--frobnicate']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^looplet: .*--frobnicate/);
+    expect(r.stderr).toContain('Usage: looplet bench poller [options]');
+  });
+
+  it('an unknown backend exits 2 before anything runs', () => {
+    const r = looplet(['bench', 'poller', '--backend', 'nope', '--out', path.join(out, 'never')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^looplet: unknown or unavailable backend 'nope'/);
+    expect(fs.existsSync(path.join(out, 'never'))).toBe(false);
+  });
+
+  it('--node fails early for an executable that does not run', () => {
+    const r = looplet(['bench', 'greenlet', '--quick', '--no-python', '--node', '/nonexistent/node', '--out', path.join(out, 'never')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^looplet bench greenlet: --node \/nonexistent\/node: does not run as Node/);
+    expect(fs.existsSync(path.join(out, 'never'))).toBe(false);
+  });
+
+  it('--node fails early for the same executable listed twice', () => {
+    const r = looplet(['bench', 'greenlet', '--quick', '--no-python', '--node', `${process.execPath},${process.execPath}`]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('is listed twice');
+  });
+});
+
+interface SummaryJson {
+  median: number;
+  p99: number;
+  blocks: number;
+}
+
+describe('bench poller', () => {
+  it('a tiny poll run writes poller-latest.json with JS, C-floor and syscall-floor samples', () => {
+    const dir = path.join(out, 'poller');
+    const r = looplet(['bench', 'poller', '--quick', '--backend', 'poll', '--sizes', '10', '--no-python', '--no-churn', '--out', dir]);
+    expect(statusOf(r)).toMatchObject({ status: 0 });
+    expect(r.stdout).toContain('looplet bench poller (quick)');
+    const result = JSON.parse(fs.readFileSync(path.join(dir, 'poller-latest.json'), 'utf8'));
+    expect(result.benchmark).toBe('looplet bench poller');
+    expect(result.settings.backends).toEqual(['poll']);
+    expect(result.settings.sizes).toEqual([10]);
+    expect(result.churn).toEqual([]);
+    expect(result.select.length).toBeGreaterThan(0);
+    for (const row of result.select) {
+      expect(row).toMatchObject({ backend: 'poll', n: 10, status: 'ok' });
+      for (const method of ['js', 'c', 'raw'] as const) {
+        const s = row[method] as SummaryJson;
+        expect(s.blocks).toBeGreaterThan(0);
+        expect(s.median).toBeGreaterThan(0);
+      }
+      expect(row.python).toBeUndefined();
+    }
+    expect(result.select.map((row: { active: number }) => row.active).sort()).toEqual([1, 10]);
+    expect(fs.readFileSync(path.join(dir, 'poller-latest.svg'), 'utf8')).toMatch(/^<svg /);
+  }, 60_000);
+});
+
+describe('bench greenlet', () => {
+  it('a tiny run writes greenlet-latest.json with every operation measured under this Node', () => {
+    const dir = path.join(out, 'greenlet');
+    const r = looplet(['bench', 'greenlet', '--quick', '--no-python', '--no-pinned', '--out', dir]);
+    expect(statusOf(r)).toMatchObject({ status: 0 });
+    const result = JSON.parse(fs.readFileSync(path.join(dir, 'greenlet-latest.json'), 'utf8'));
+    expect(result.benchmark).toBe('looplet bench greenlet');
+    expect(result.nodes).toHaveLength(1);
+    expect(result.nodes[0]).toMatchObject({ path: process.execPath, version: process.version, abi: process.versions.modules });
+    expect(result.referenceNode).toBe(0);
+    const version = process.version.slice(1);
+    const ids = result.implementations.map((i: { id: string }) => i.id);
+    expect(ids).toEqual([`looplet@${version}`, `looplet-nospin@${version}`]);
+    expect(result.implementations[0].label).toBe(`looplet (Node ${version})`);
+    expect(result.timed.map((row: { key: string }) => row.key)).toEqual(['switch', 'roundtrip', 'ring', 'spawn']);
+    for (const row of result.timed) {
+      expect(Object.keys(row.cells)).toEqual(ids);
+      for (const id of ids) {
+        expect(row.cells[id].status).toBe('ok');
+        expect((row.cells[id].summary as SummaryJson).median).toBeGreaterThan(0);
+      }
+    }
+    for (const row of result.rss) {
+      expect(Object.keys(row.cells)).toEqual([ids[0]]);
+      expect(row.cells[ids[0]].status).toBe('ok');
+      expect(row.cells[ids[0]].kibPerGreenlet).toBeGreaterThan(0);
+    }
+    expect(result.targets).toHaveLength(3);
+    for (const t of result.targets) expect(typeof t.pass).toBe('boolean');
+    expect(result.notes).toContain('Python peers skipped (--no-python)');
+    expect(fs.readFileSync(path.join(dir, 'greenlet-latest.svg'), 'utf8')).toContain(`looplet (Node ${version})`);
+  }, 60_000);
+});
