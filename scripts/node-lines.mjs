@@ -13,9 +13,10 @@
 //   4. package `npm pack`, then on each line: install the tarball into an
 //              empty project and run a smoke test (poller, greenlet, ESM
 //              entry points, the CLI's `looplet bench poller --quick`);
-//              on the running line also an install with no compiler on PATH
-//              (the prebuilds must do), and a rebuild there without the
-//              greenlet prebuild (poller works, greenlets report
+//              on the running line also a rebuild without the greenlet
+//              prebuild (it compiles from source), an install with no
+//              compiler on PATH (the prebuilds must do), and a rebuild there
+//              without the greenlet prebuild (poller works, greenlets report
 //              ERR_LOOPLET_NATIVE_MISSING).
 // Usage: node scripts/node-lines.mjs [--lines 20,22,24,26] [--refresh]
 //          [--no-suite] [--no-package] [--jobs N]
@@ -237,6 +238,23 @@ function testPackage(lines, running) {
       return `smoke ok (${s.backends.join('/')}), looplet bench poller --quick ok (${Object.keys(bench).length} keys in poller-latest.json)`;
     });
   }
+
+  step('rebuild from source', running.version, () => {
+    // A Node line with no greenlet prebuild, and a compiler: the install compiles.
+    const dir = tmpProject('source');
+    try {
+      const env = envFor(running);
+      install(running, dir, env);
+      const pkg = path.join(dir, 'node_modules', 'looplet');
+      fs.rmSync(path.join(pkg, 'prebuilds', `${process.platform}-${process.arch}`, `looplet_greenlet.abi${running.modules}.node`));
+      execFileSync(running.node, [npm, 'rebuild', 'looplet', '--foreground-scripts'], { cwd: dir, env, encoding: 'utf8', stdio: 'pipe' });
+      const s = smoke(running, dir, env);
+      if (!s.builtFromSource) throw new Error('npm rebuild did not compile although the greenlet prebuild was missing');
+      return 'without the greenlet prebuild, the install compiled the addons and greenlets work';
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   const bare = bareBin(running);
   const bareEnv = { ...process.env, PATH: bare, npm_config_nodedir: running.dir };
