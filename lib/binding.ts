@@ -52,9 +52,12 @@ export interface NativeBinding {
 }
 
 export interface NativeGreenletRuntime {
-  create(stackSize: number): number;
+  /** A record for a greenlet that starts in async context `context` (from context()). */
+  create(stackSize: number, context: unknown): number;
+  /** The current async context: V8's continuation-preserved embedder data (opaque). */
+  context(): unknown;
   switchTo(id: number): number;
-  stats(): { threads: number; idleThreads: number; spins: number; spinTimeouts: number; sleeps: number };
+  stats(): { threads: number; idleThreads: number; spins: number; spinTimeouts: number; sleeps: number; switches: number };
   spin(ns?: number): number;
 }
 

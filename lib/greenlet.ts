@@ -10,7 +10,7 @@
 // can become unreachable, and then a FinalizationRegistry throws GreenletExit
 // into the greenlet so that its finally blocks run (python-greenlet does the
 // same on garbage collection).
-import { executionAsyncId } from 'node:async_hooks';
+import { AsyncLocalStorage, executionAsyncId } from 'node:async_hooks';
 import { greenletBinding, type NativeGreenletRuntime } from './binding';
 import { codedError, invalidArgType, outOfRange } from './errors';
 
@@ -42,6 +42,8 @@ export interface RuntimeStats {
   spinTimeouts: number;
   /** Waits that slept in the kernel. */
   sleeps: number;
+  /** Switches so far: hand-offs of control from one greenlet's thread to another's. */
+  switches: number;
 }
 
 type Payload = { args: unknown[] } | { error: unknown };
@@ -57,6 +59,7 @@ interface State {
   ref: WeakRef<Greenlet> | null;
   strong: Greenlet | null; // main's public object is never collected
   asyncId: number; // executionAsyncId() when it last got control
+  context: unknown; // the async context it starts in: its creator's (see greenlet.cc)
 }
 
 const DEFAULT_STACK_SIZE = 1024 * 1024;
@@ -104,7 +107,7 @@ function runtime(): NativeGreenletRuntime {
 
 function mainOf(): State {
   if (mainState === null) {
-    mainState = { id: 0, run: undefined, method: false, parent: null, started: true, dead: false, stackSize: 0, ref: null, strong: null, asyncId: 0 };
+    mainState = { id: 0, run: undefined, method: false, parent: null, started: true, dead: false, stackSize: 0, ref: null, strong: null, asyncId: 0, context: undefined };
     current = mainState;
     publicOf(mainState);
   }
@@ -169,10 +172,11 @@ function resolve(target: State, payload: Payload): [State, Payload] {
 }
 
 function startNative(target: State): boolean {
-  const id = runtime().create(target.stackSize);
+  const id = runtime().create(target.stackSize, target.context);
   if (id < 0) return false;
   target.id = id;
   target.started = true;
+  target.context = undefined; // the native record holds it now
   byId.set(id, target);
   return true;
 }
@@ -338,6 +342,7 @@ export class Greenlet {
       ref: new WeakRef(this),
       strong: null,
       asyncId: 0,
+      context: runtime().context(),
     };
     states.set(this, state);
     collected.register(this, state, state);
@@ -458,6 +463,23 @@ export function settrace(fn: TraceFunction | null | undefined): TraceFunction | 
 
 export function gettrace(): TraceFunction | null {
   return tracer;
+}
+
+let perGreenletContext: boolean | undefined;
+
+/**
+ * Whether each greenlet has its own async context: true where Node keeps
+ * AsyncLocalStorage stores in V8 (AsyncContextFrame: Node 24 and later, or
+ * Node 22 with --experimental-async-context-frame). Then a greenlet runs in
+ * the context it was created in, whoever switches into it. Where false, it
+ * sees the context of the callback that resumed it.
+ */
+export function asyncContextPerGreenlet(): boolean {
+  if (perGreenletContext === undefined) {
+    const probe = new AsyncLocalStorage<number>();
+    perGreenletContext = probe.run(1, () => runtime().context() !== undefined);
+  }
+  return perGreenletContext;
 }
 
 /** Thread-pool and wait figures of this environment's greenlet runtime (for tests and benchmarks). */

@@ -22,8 +22,10 @@ export {
   gettrace,
   setSwitchSpin,
   getSwitchSpin,
+  asyncContextPerGreenlet,
   type GreenletOptions,
   type TraceEvent,
   type TraceFunction,
 } from './greenlet';
+export * from './hub';
 export type { CodedError, SystemError } from './errors';

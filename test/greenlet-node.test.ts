@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Greenlet, getcurrent } from '../lib/greenlet';
+import { Greenlet, asyncContextPerGreenlet, getcurrent } from '../lib/greenlet';
 import { ensureDist, withTimeout } from './helpers';
 
 const main = getcurrent();
@@ -320,19 +320,49 @@ describe('async context across switches', () => {
     expect(child.stdout).toBe('ERR_LOOPLET_GREENLET_ASYNC_SCOPE\noutside scope\nresumed then done\n');
   });
 
-  it('runs a greenlet in the AsyncLocalStorage context of the code that switched into it (documented)', () => {
-    // Node 20 has no public way to give each greenlet its own async context
-    // (docs/greenlets.md): the store seen inside is the switcher's.
+  // Node 24+ keeps AsyncLocalStorage stores in V8's continuation-preserved
+  // embedder data (AsyncContextFrame; Node 22 with a flag), which the runtime
+  // saves and restores per greenlet. Earlier, stores live on Node's async
+  // resource stack, which a greenlet cannot own (docs/greenlets.md).
+  const contextFrames = asyncContextPerGreenlet();
+  const major = Number(process.versions.node.split('.')[0]);
+
+  it('knows whether this Node keeps async context in V8 (AsyncContextFrame)', () => {
+    const flagged = process.execArgv.includes('--experimental-async-context-frame') || /--experimental-async-context-frame/.test(process.env.NODE_OPTIONS ?? '');
+    const off = process.execArgv.includes('--no-async-context-frame') || /--no-async-context-frame/.test(process.env.NODE_OPTIONS ?? '');
+    expect(contextFrames).toBe(major >= 24 ? !off : major >= 22 && flagged);
+  });
+
+  it(`runs a greenlet in ${contextFrames ? 'the AsyncLocalStorage context it was created in' : "its switcher's AsyncLocalStorage context"}`, () => {
     const als = new AsyncLocalStorage<string>();
     const seen: unknown[] = [];
-    const g = new Greenlet(() => {
-      seen.push(als.getStore());
-      main.switch();
-      seen.push(als.getStore());
+    const g = als.run('creator', () =>
+      new Greenlet(() => {
+        seen.push(als.getStore());
+        main.switch();
+        seen.push(als.getStore());
+        als.run('inside', () => {
+          main.switch();
+          seen.push(als.getStore());
+        });
+        seen.push(als.getStore());
+      }),
+    );
+    als.run('first switcher', () => {
+      g.switch();
+      seen.push(`main: ${als.getStore()}`);
     });
-    als.run('first switcher', () => g.switch());
     als.run('second switcher', () => g.switch());
-    expect(seen).toEqual(['first switcher', 'second switcher']);
+    als.run('third switcher', () => g.switch());
+    seen.push(`main: ${als.getStore()}`);
+    expect(g.dead).toBe(true);
+    expect(seen).toEqual(
+      contextFrames
+        ? ['creator', 'main: first switcher', 'creator', 'inside', 'creator', 'main: undefined']
+        : // Without frames the store lives on the resource of the callback that
+          // resumed the greenlet; an als.run() spanning a switch writes into it.
+          ['first switcher', 'main: first switcher', 'second switcher', 'third switcher', 'second switcher', 'main: undefined'],
+    );
   });
 
   it('binds a function to its async resource across greenlets', () => {

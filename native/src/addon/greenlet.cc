@@ -268,7 +268,45 @@ struct Record {
   bool started = false;
   Baton *baton = nullptr;    // the baton its thread sleeps on
   int wake = kResume;
+  // The greenlet's async context: V8's continuation-preserved embedder data,
+  // where Node's AsyncContextFrame (AsyncLocalStorage from Node 24, and on 22
+  // with --experimental-async-context-frame) keeps the current stores. It is
+  // per isolate, not per thread, so each switch saves the caller's and puts
+  // back the target's. Empty: leave whatever is current.
+  v8::Global<v8::Value> context;
 };
+
+// napi_value is a v8::Local<v8::Value> (Node's own addons rely on it too).
+v8::Local<v8::Value> ToLocal(napi_value v) {
+  v8::Local<v8::Value> local;
+  static_assert(sizeof local == sizeof v, "napi_value is a v8::Local");
+  memcpy(static_cast<void *>(&local), &v, sizeof v);
+  return local;
+}
+
+napi_value FromLocal(v8::Local<v8::Value> local) {
+  napi_value v;
+  memcpy(static_cast<void *>(&v), &local, sizeof v);
+  return v;
+}
+
+// The continuation-preserved embedder data: on the isolate from V8 12, on
+// the context before.
+v8::Local<v8::Value> GetAsyncContext(v8::Isolate *isolate) {
+#if V8_MAJOR_VERSION >= 12
+  return isolate->GetContinuationPreservedEmbedderData();
+#else
+  return isolate->GetCurrentContext()->GetContinuationPreservedEmbedderData();
+#endif
+}
+
+void SetAsyncContext(v8::Isolate *isolate, v8::Local<v8::Value> value) {
+#if V8_MAJOR_VERSION >= 12
+  isolate->SetContinuationPreservedEmbedderData(value);
+#else
+  isolate->GetCurrentContext()->SetContinuationPreservedEmbedderData(value);
+#endif
+}
 
 class GreenletRuntime;
 
@@ -289,11 +327,13 @@ class GreenletRuntime {
   GreenletRuntime(Napi::Env env, Napi::Function trampoline);
   ~GreenletRuntime();
 
-  int Create(size_t stack_size);
+  // A record for a greenlet that will start in async context `context`.
+  int Create(size_t stack_size, v8::Local<v8::Value> context);
   // Switches from the current greenlet to `id`; returns when switched back.
   // Returns the wake reason, or -errno if the switch was impossible.
   int SwitchTo(int id);
   int stats_threads() const { return (int)threads_; }
+  double stats_switches() const { return (double)switches_; }
   int stats_idle() const { return (int)idle_.size(); }
   // Sums a Baton counter over the batons of this runtime's threads.
   double SumCounter(uint64_t (Baton::*counter)() const) const {
@@ -324,6 +364,7 @@ class GreenletRuntime {
   std::vector<Worker *> idle_;
   std::vector<Worker *> workers_;  // every thread made, joined at shutdown
   size_t threads_ = 0;
+  uint64_t switches_ = 0;  // hand-offs of the isolate lock to another greenlet
   int next_id_ = 1;
   bool shutting_down_ = false;
   Record *terminator_ = nullptr;  // the greenlet unwinding others at cleanup
@@ -381,10 +422,7 @@ GreenletRuntime::GreenletRuntime(Napi::Env env, Napi::Function trampoline)
     : env_(env), isolate_(v8::Isolate::GetCurrent()) {
   v8::HandleScope scope(isolate_);
   context_.Reset(isolate_, isolate_->GetCurrentContext());
-  napi_value fn = trampoline;
-  v8::Local<v8::Value> local;
-  memcpy(static_cast<void *>(&local), &fn, sizeof fn);  // napi_value is a v8::Local
-  trampoline_.Reset(isolate_, local.As<v8::Function>());
+  trampoline_.Reset(isolate_, ToLocal(trampoline).As<v8::Function>());
   InitSpinning();
   main_.id = 0;
   main_.started = true;
@@ -406,10 +444,11 @@ GreenletRuntime::~GreenletRuntime() {
 
 void GreenletRuntime::OnCleanup(void *arg) { static_cast<GreenletRuntime *>(arg)->Shutdown(); }
 
-int GreenletRuntime::Create(size_t stack_size) {
+int GreenletRuntime::Create(size_t stack_size, v8::Local<v8::Value> context) {
   Record *r = new Record;
   r->id = next_id_++;
   r->stack_size = stack_size;
+  if (!context.IsEmpty()) r->context.Reset(isolate_, context);
   records_[r->id] = r;
   return r->id;
 }
@@ -455,6 +494,8 @@ int GreenletRuntime::SwitchTo(int id) {
     w->assigned = target;
   }
   current_ = target;
+  switches_++;
+  self->context.Reset(isolate_, GetAsyncContext(isolate_));
   {
     // Wake the target only once the lock is free, or it would wake only to
     // block on the isolate lock (a second sleep and wake per switch).
@@ -468,6 +509,7 @@ int GreenletRuntime::SwitchTo(int id) {
     if (self->baton->quick()) spin = spinning ? 1 : elsewhere ? kFirstSpinFactor : 0;
     self->baton->wait(spin);
   }
+  SetAsyncContext(isolate_, self->context.Get(isolate_));
   int wake = self->wake;
   self->wake = kResume;
   if (wake == kTerminate) isolate_->TerminateExecution();
@@ -553,6 +595,7 @@ Baton *GreenletRuntime::RunOnWorker(Worker *w) {
     next = current_->id;  // never started: nothing to unwind
   } else {
     v8::TryCatch try_catch(isolate_);
+    if (!r->context.IsEmpty()) SetAsyncContext(isolate_, r->context.Get(isolate_));
     v8::Local<v8::Value> arg = v8::Integer::New(isolate_, r->id);
     v8::MaybeLocal<v8::Value> result =
         trampoline_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 1, &arg);
@@ -590,6 +633,7 @@ Baton *GreenletRuntime::RunOnWorker(Worker *w) {
     tw->assigned = target;
   }
   current_ = target;
+  switches_++;
   return target->baton;
 }
 
@@ -664,10 +708,23 @@ napi_value Int(napi_env env, int32_t v) {
   return out;
 }
 
+// create(stackSize, context) -> id. context: an async context from
+// context(), the one the greenlet starts in.
 napi_value JsCreate(napi_env env, napi_callback_info info) {
-  int32_t stack_size;
-  GreenletRuntime *rt = RuntimeOf(env, info, &stack_size);
-  return Int(env, rt->Create((size_t)(uint32_t)stack_size));
+  size_t argc = 2;
+  napi_value argv[2];
+  void *data = nullptr;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  int32_t stack_size = 0;
+  if (argc >= 1) napi_get_value_int32(env, argv[0], &stack_size);
+  v8::Local<v8::Value> context;
+  if (argc >= 2) context = ToLocal(argv[1]);
+  return Int(env, static_cast<GreenletRuntime *>(data)->Create((size_t)(uint32_t)stack_size, context));
+}
+
+// context() -> the current async context (opaque), for create().
+napi_value JsContext(napi_env env, napi_callback_info info) {
+  return FromLocal(GetAsyncContext(v8::Isolate::GetCurrent()));
 }
 
 napi_value JsSwitchTo(napi_env env, napi_callback_info info) {
@@ -682,6 +739,9 @@ napi_value JsStats(napi_env env, napi_callback_info info) {
   napi_create_object(env, &out);
   napi_set_named_property(env, out, "threads", Int(env, rt->stats_threads()));
   napi_set_named_property(env, out, "idleThreads", Int(env, rt->stats_idle()));
+  napi_value switches;
+  napi_create_double(env, rt->stats_switches(), &switches);
+  napi_set_named_property(env, out, "switches", switches);
   struct Counter {
     const char *name;
     uint64_t (Baton::*fn)() const;
@@ -718,7 +778,7 @@ Napi::Value CreateRuntime(const Napi::CallbackInfo &info) {
     const char *name;
     napi_callback fn;
   };
-  for (const Entry &e : {Entry{"create", JsCreate}, Entry{"switchTo", JsSwitchTo},
+  for (const Entry &e : {Entry{"create", JsCreate}, Entry{"switchTo", JsSwitchTo}, Entry{"context", JsContext},
                          Entry{"stats", JsStats}, Entry{"spin", JsSpin}}) {
     napi_value fn;
     napi_create_function(env, e.name, NAPI_AUTO_LENGTH, e.fn, rt, &fn);

@@ -1,0 +1,369 @@
+// The hub's scheduler: how greenlets block, wake and get the CPU.
+//
+// The hub is the greenlet that runs Node's event loop: the main greenlet of
+// the JS thread (main or worker). It never blocks; a blocking call made on
+// it throws ERR_LOOPLET_BLOCKING_ON_HUB. Every other greenlet blocks by
+// parking: it registers a Waiter with whatever will wake it (a timer, a
+// promise, a queue's waiter list) and switches away.
+//
+// Switches are the expensive operation (a thread hand-off each), so:
+//   - a parking greenlet switches straight to the next runnable greenlet,
+//     and to the hub only when none is left: a batch of N wake-ups costs
+//     N + 1 switches, not 2N;
+//   - wake-ups made on the hub (event-loop callbacks) only queue the
+//     greenlet and schedule one drain per batch (setImmediate): the drain
+//     switches into the first runnable greenlet and the chain above runs
+//     the rest;
+//   - a job that finishes hands its thread's turn straight to the next
+//     runnable greenlet too (Job re-parents itself to it, see job.ts).
+//
+// Invariants
+//   - A greenlet has at most one live Waiter (Slot.waiter) and at most one
+//     pending run-queue entry (Slot.entry); an entry whose seq is older than
+//     its slot's is stale (the greenlet was resumed some other way) and is
+//     skipped.
+//   - A wake hands over its result at once (an item, a permit) and may carry
+//     an undo that gives it back: an interrupt (a Timeout, a kill) that
+//     reaches a greenlet already woken but not yet resumed replaces the wake
+//     and calls the undo, so nothing is lost.
+//   - Nothing here leaves an async scope open across a switch.
+import { Greenlet, getcurrent } from '../greenlet';
+import { codedError, type CodedError } from '../errors';
+
+export type Wake = { value: unknown } | { error: unknown };
+
+/** A parked greenlet's registration with whatever can wake it. */
+export interface Waiter {
+  readonly slot: Slot;
+  /** False once woken, interrupted or resumed: wakers skip it. */
+  active: boolean;
+  /** Withdraws the registration (from wait lists, timers); run once, when the greenlet resumes. */
+  cleanup: (() => void) | null;
+}
+
+/** The value a timed wait is woken with when its time is up (see parkFor). */
+export const TIMED_OUT: unique symbol = Symbol('looplet.timedOut');
+
+interface Entry {
+  slot: Slot;
+  wake: Wake;
+  undo: (() => void) | null;
+  seq: number;
+}
+
+/** The hub's view of one greenlet. */
+export class Slot {
+  /** Bumped each time the greenlet is resumed. */
+  seq = 0;
+  waiter: Waiter | null = null;
+  entry: Entry | null = null;
+  /** Deadlock reports already given (see reportDeadlock). */
+  deadlocked = 0;
+  constructor(readonly greenlet: Greenlet) {}
+}
+
+const slots = new WeakMap<Greenlet, Slot>();
+let hubGreenlet: Greenlet | null = null;
+
+// The run queue, as an array with a head index (shift() is O(n)).
+let runq: Entry[] = [];
+let runqHead = 0;
+let nextq: Entry[] = [];
+let drainScheduled = false;
+let draining = false;
+/** A finished job that gave its turn to the greenlet now running; its parent goes back to the hub. */
+let handedOff: Greenlet | null = null;
+let exitHookInstalled = false;
+
+export function slotOf(g: Greenlet): Slot {
+  let slot = slots.get(g);
+  if (slot === undefined) {
+    slot = new Slot(g);
+    slots.set(g, slot);
+  }
+  return slot;
+}
+
+/** The hub: this thread's main greenlet (the root of every parent chain). */
+export function hub(): Greenlet {
+  if (hubGreenlet === null) {
+    let g = getcurrent();
+    for (let p = g.parent; p !== null; p = p.parent) g = p;
+    hubGreenlet = g;
+  }
+  return hubGreenlet;
+}
+
+export function onHub(): boolean {
+  return getcurrent() === hub();
+}
+
+export function blockingOnHub(what: string): CodedError {
+  return codedError(
+    Error,
+    'ERR_LOOPLET_BLOCKING_ON_HUB',
+    `${what} would block the event loop's thread (the hub); call it inside a greenlet started with spawn() or run()`,
+  );
+}
+
+/** Throws ERR_LOOPLET_BLOCKING_ON_HUB when called on the hub. */
+export function assertCanBlock(what: string): void {
+  if (onHub()) throw blockingOnHub(what);
+}
+
+function scheduleDrain(): void {
+  if (drainScheduled) return;
+  drainScheduled = true;
+  setImmediate(drain);
+}
+
+function push(entry: Entry, queue: Entry[]): void {
+  entry.slot.entry = entry;
+  queue.push(entry);
+  if (!draining) scheduleDrain();
+}
+
+/** Makes a greenlet runnable with `wake` (it must not be parked with a live waiter: use wake()). */
+export function schedule(slot: Slot, wake: Wake, undo: (() => void) | null = null): void {
+  push({ slot, wake, undo, seq: slot.seq }, runq);
+}
+
+/** Makes a greenlet runnable after the event loop has had a turn (sleep(0)). */
+export function scheduleNextTurn(slot: Slot): void {
+  const entry = { slot, wake: { value: undefined }, undo: null, seq: slot.seq };
+  entry.slot.entry = entry;
+  nextq.push(entry);
+  scheduleDrain();
+}
+
+/**
+ * Wakes a parked greenlet with `wake`. Returns false (and does nothing) when
+ * the waiter was already woken or interrupted: the caller keeps what it
+ * meant to hand over. `undo` gives the handed-over result back if an
+ * interrupt overtakes the wake.
+ */
+export function wake(waiter: Waiter, result: Wake, undo: (() => void) | null = null): boolean {
+  if (!waiter.active) return false;
+  waiter.active = false;
+  schedule(waiter.slot, result, undo);
+  return true;
+}
+
+/**
+ * Raises `error` in a greenlet where it waits: a parked greenlet stops
+ * waiting (its registration is withdrawn), one woken but not yet resumed
+ * gets the error instead (the wake's undo runs), one suspended in a plain
+ * switch gets it thrown there. Returns false for a dead or running greenlet.
+ */
+export function interrupt(g: Greenlet, error: unknown): boolean {
+  if (g.dead || g === getcurrent()) return false;
+  const slot = slotOf(g);
+  const waiter = slot.waiter;
+  if (waiter !== null && waiter.active) {
+    waiter.active = false;
+    schedule(slot, { error });
+    return true;
+  }
+  const entry = slot.entry;
+  if (entry !== null && entry.seq === slot.seq) {
+    if ('error' in entry.wake) return true; // the first interrupt wins
+    const undo = entry.undo;
+    entry.undo = null;
+    entry.wake = { error };
+    undo?.();
+    return true;
+  }
+  schedule(slot, { error });
+  return true;
+}
+
+function takeNext(): Entry | null {
+  while (runqHead < runq.length) {
+    const entry = runq[runqHead];
+    runq[runqHead++] = undefined as unknown as Entry;
+    if (runqHead === runq.length) {
+      runq = [];
+      runqHead = 0;
+    }
+    const slot = entry.slot;
+    if (entry.seq !== slot.seq || slot.entry !== entry || slot.greenlet.dead) continue;
+    slot.entry = null;
+    return entry;
+  }
+  return null;
+}
+
+/** Puts an entry taken with takeNext() back at the head of the queue. */
+function untake(entry: Entry): void {
+  entry.slot.entry = entry;
+  if (runqHead > 0) runq[--runqHead] = entry;
+  else runq.unshift(entry);
+}
+
+function resume(entry: Entry): unknown {
+  const g = entry.slot.greenlet;
+  return 'error' in entry.wake ? g.throw(entry.wake.error) : g.switch(entry.wake.value);
+}
+
+/** Bookkeeping for a greenlet that has just got control back. */
+export function resumed(slot: Slot): void {
+  slot.seq++;
+  slot.entry = null;
+  if (handedOff !== null) {
+    const finished = handedOff;
+    handedOff = null;
+    finished.parent = hub();
+  }
+}
+
+/**
+ * For a job that has finished: takes the next runnable greenlet that can
+ * receive the job's last switch as a plain value, makes it the job's parent
+ * and returns the value to return from run(); or null (return to the hub).
+ */
+export function handOffOnFinish(job: Greenlet): { value: unknown } | null {
+  const entry = takeNext();
+  if (entry === null) return null;
+  const target = entry.slot.greenlet;
+  let cycle = false;
+  for (let p: Greenlet | null = target; p !== null; p = p.parent) if (p === job) cycle = true;
+  if ('error' in entry.wake || cycle) {
+    untake(entry);
+    return null;
+  }
+  handedOff = job;
+  job.parent = target;
+  return { value: entry.wake.value };
+}
+
+/** Switches away from the current greenlet: to the next runnable one, or to the hub. */
+function switchAway(): unknown {
+  const entry = takeNext();
+  return entry === null ? hub().switch() : resume(entry);
+}
+
+/**
+ * Blocks the current greenlet until a wake or an interrupt. `register`
+ * receives the Waiter to hand to whatever will wake it, and returns how to
+ * withdraw it (or null); that runs once the greenlet resumes, whatever
+ * resumed it. Returns the wake's value or throws its error.
+ */
+export function park(register: (waiter: Waiter) => (() => void) | null): unknown {
+  const g = getcurrent();
+  if (g === hub()) throw blockingOnHub('This call');
+  const slot = slotOf(g);
+  const waiter: Waiter = { slot, active: true, cleanup: null };
+  slot.waiter = waiter;
+  try {
+    waiter.cleanup = register(waiter);
+  } catch (err) {
+    waiter.active = false;
+    slot.waiter = null;
+    throw err;
+  }
+  if (!waiter.active) {
+    // Woken while registering: take the wake without switching.
+    slot.waiter = null;
+    waiter.cleanup?.();
+    const entry = slot.entry!;
+    slot.entry = null;
+    entry.seq = -1;
+    if ('error' in entry.wake) throw entry.wake.error;
+    return entry.wake.value;
+  }
+  parked.add(slot);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('beforeExit', reportDeadlock);
+  }
+  return suspend(slot);
+}
+
+/**
+ * park() with a time limit: after timeoutMs (undefined: none) the greenlet
+ * is woken with TIMED_OUT.
+ */
+export function parkFor(timeoutMs: number | undefined, register: (waiter: Waiter) => (() => void) | null): unknown {
+  if (timeoutMs === undefined) return park(register);
+  return park((waiter) => {
+    const withdraw = register(waiter);
+    const timer = setTimeout(() => wake(waiter, { value: TIMED_OUT }), timeoutMs);
+    return () => {
+      clearTimeout(timer);
+      withdraw?.();
+    };
+  });
+}
+
+/** Gives up the CPU until the current greenlet is made runnable again (it queued itself). */
+export function yieldTurn(slot: Slot): unknown {
+  return suspend(slot);
+}
+
+function suspend(slot: Slot): unknown {
+  let value: unknown;
+  try {
+    value = switchAway();
+  } finally {
+    resumed(slot);
+    parked.delete(slot);
+    const waiter = slot.waiter;
+    slot.waiter = null;
+    if (waiter !== null) {
+      // Inactive already unless resumed by a plain switch rather than a wake.
+      waiter.active = false;
+      waiter.cleanup?.();
+    }
+  }
+  return value;
+}
+
+/** Runs the queued greenlets, each until it parks or finishes; on the hub only. */
+function drain(): void {
+  drainScheduled = false;
+  if (nextq.length > 0) {
+    for (const entry of nextq) runq.push(entry);
+    nextq = [];
+  }
+  draining = true;
+  try {
+    for (let entry = takeNext(); entry !== null; entry = takeNext()) {
+      try {
+        resume(entry);
+      } catch (err) {
+        // A plain greenlet (not a job) whose parent is the hub ended with an
+        // exception: uncaught, as from any other event-loop callback.
+        process.nextTick(() => {
+          throw err;
+        });
+      }
+    }
+  } finally {
+    draining = false;
+  }
+  if (nextq.length > 0) scheduleDrain();
+}
+
+/** Figures of this thread's hub. */
+export function hubCounts(): { runnable: number; parked: number } {
+  let waiting = 0;
+  for (const slot of parked) if (slot.waiter !== null && slot.waiter.active) waiting++;
+  return { runnable: runq.length - runqHead + nextq.length, parked: waiting };
+}
+
+// A greenlet parked when the event loop has nothing left to do can never be
+// woken: it gets ERR_LOOPLET_DEADLOCK thrown where it waits (gevent raises
+// LoopExit), once; if it parks again with nothing to wake it, it stays
+// blocked and the process exits.
+const parked = new Set<Slot>();
+
+function reportDeadlock(): void {
+  for (const slot of parked) {
+    if (slot.waiter === null || !slot.waiter.active || slot.deadlocked > 0) continue;
+    slot.deadlocked++;
+    interrupt(
+      slot.greenlet,
+      codedError(Error, 'ERR_LOOPLET_DEADLOCK', 'This greenlet is blocked forever: the event loop has nothing left to do, so nothing can wake it'),
+    );
+  }
+}
