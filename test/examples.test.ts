@@ -49,3 +49,72 @@ describe('greenlet examples', () => {
     expect(lines.slice(2)).toEqual(expected);
   });
 });
+
+describe('hub examples (the seed programs)', () => {
+  it('hub-spawn-joinall: the parts print in the seed order and the sleeps overlap', () => {
+    // A "second" of 100 ms: the sleeps (2, 1, 3) take 0.3 s together, 0.6 s one after another.
+    const r = runExample('hub-spawn-joinall.mjs', ['--scale', '0.1']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, 6)).toEqual(['func1: part 1', 'func2: part 1', 'func3: part 1', 'func2: part 2', 'func1: part 2', 'func3: part 2']);
+    const took = Number(/^took ([0-9.]+) s/.exec(lines[6])![1]);
+    expect(took).toBeGreaterThanOrEqual(2.9);
+    expect(took).toBeLessThan(5.5); // in sequence: 6
+  });
+
+  it('hub-crawler: every page arrives whole, the fastest first', () => {
+    const r = runExample('hub-crawler.mjs', ['--pages', '4', '--delay-ms', '100']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const url = (i: number) => new RegExp(`^http://127\\.0\\.0\\.1:\\d+/page/${i}$`);
+    expect(lines).toHaveLength(9);
+    for (let i = 0; i < 4; i++) expect(lines[i].replace('GET: ', '')).toMatch(url(i));
+    for (let k = 0; k < 4; k++) {
+      const i = 3 - k;
+      const [bytes, from] = lines[4 + k].split(' bytes received from ');
+      expect(Number(bytes)).toBe(1000 * (i + 1));
+      expect(from).toMatch(url(i));
+    }
+    expect(lines[8]).toBe('total 10000 bytes from 4 pages');
+  });
+
+  it('hub-producer-consumer: sentinels end the consumers and every item is eaten once', () => {
+    const r = runExample('hub-producer-consumer.mjs', ['--items', '3', '--sleep-ms', '2']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, 6)).toEqual([...[0, 1, 2, 3, 4].map((i) => `consumer got item ${i}`), 'consumer got null']);
+    const eaten = lines.filter((l) => / eats: /.test(l));
+    const items = eaten.map((l) => l.replace(/^c[12] eats: /, '')).sort();
+    const expected = [];
+    for (const [name, food] of [['jason', 'soy milk'], ['kevin', 'baozi'], ['oscar', 'douzhi'], ['tank', 'bread']]) {
+      for (let i = 0; i < 3; i++) expected.push(`${name} made ${food} #${i}`);
+    }
+    expect(items).toEqual(expected.sort());
+    expect(lines).toContain('12 items eaten by 2 consumers');
+    const baozi = lines.slice(lines.indexOf('---> c1 starting eating baozi...'));
+    const expectedBaozi = ['---> c1 starting eating baozi...', '---> c2 starting eating baozi...'];
+    for (let n = 1; n <= 5; n++) expectedBaozi.push(`[producer] is making baozi ${n}`, `[c1] is eating baozi ${n}`, `[c2] is eating baozi ${n}`);
+    expect(baozi).toEqual(expectedBaozi);
+  });
+
+  it('hub-asyncio-style: wait, done callbacks, gather, as_completed and call_soon/call_later/call_at', () => {
+    const r = runExample('hub-asyncio-style.mjs', ['--scale', '0.05']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^wait: 10 done in [0-9.]+ s$/);
+    expect(Number(/in ([0-9.]+) s/.exec(lines[0])![1])).toBeLessThan(10); // ten 2-second downloads, at once
+    expect(lines.slice(1, 7)).toEqual([
+      'result: <html of http://www.imooc.com>',
+      'done callback: send callback email for <html of http://www.imooc.com>',
+      'gather: <html of http://projectsedu.com> <html of http://projectsedu.com/2> <html of http://www.imooc.com> <html of http://www.imooc.com/2>',
+      'as_completed: <html of page 1>',
+      'as_completed: <html of page 2>',
+      'as_completed: <html of page 3>',
+    ]);
+    expect(lines.slice(7).map((l) => l.replace(/ at \+[0-9.]+ s$/, ''))).toEqual(['call_soon', 'call_later(1)', 'call_later(2)', 'call_at(now + 3)']);
+  });
+});
