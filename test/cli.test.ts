@@ -165,4 +165,51 @@ describe('bench greenlet', () => {
     expect(result.notes).toContain('Python peers skipped (--no-python)');
     expect(fs.readFileSync(path.join(dir, 'greenlet-latest.svg'), 'utf8')).toContain(`looplet (Node ${version})`);
   }, 60_000);
+
+  // With gevent importable in /usr/bin/python3 the run has the gevent column
+  // and the hub's targets are decided; without it, looplet's side alone.
+  it("a quick run has the hub's rows: every operation under this Node, the sleepers, switch counts and targets", () => {
+    const dir = path.join(out, 'greenlet-hub');
+    const gevent = spawnSync('/usr/bin/python3', ['-c', 'import gevent'], { stdio: 'ignore' }).status === 0;
+    const r = looplet(['bench', 'greenlet', '--quick', '--no-pinned', ...(gevent ? [] : ['--no-python']), '--out', dir]);
+    expect(statusOf(r)).toMatchObject({ status: 0 });
+    const result = JSON.parse(fs.readFileSync(path.join(dir, 'greenlet-latest.json'), 'utf8'));
+    const lp = `looplet@${process.version.slice(1)}`;
+    const columns = [lp, `looplet-nospin@${process.version.slice(1)}`, ...(gevent ? ['gevent'] : [])];
+    expect(result.hub.map((row: { key: string }) => row.key)).toEqual(['hub-sleep', 'hub-spawn', 'hub-event', 'hub-queue']);
+    const switches: Record<string, number> = {};
+    for (const row of result.hub) {
+      expect(Object.keys(row.cells)).toEqual(columns);
+      for (const id of columns) {
+        expect(row.cells[id].status).toBe('ok');
+        expect((row.cells[id].summary as SummaryJson).median).toBeGreaterThan(0);
+      }
+      expect(row.cells[lp].switches).toHaveLength(1);
+      switches[row.key] = row.cells[lp].switches[0];
+    }
+    // sleep(0): to the hub and back; spawn + join: into the new job, and its
+    // end hands the turn straight back; Event: the driver, then each of the
+    // 1000 woken waiters, switches straight to the next (N + 1 for N wake-ups).
+    expect(switches['hub-sleep']).toBe(2);
+    expect(switches['hub-spawn']).toBe(2);
+    expect(switches['hub-event']).toBeCloseTo(1001 / 1000, 9);
+
+    const sleepers = result.hubSleepers;
+    expect(sleepers).toMatchObject({ count: 10_000, sleepMs: 10, rounds: 2, processes: 1 });
+    expect(Object.keys(sleepers.cells)).toEqual([lp, ...(gevent ? ['gevent'] : [])]);
+    const [run] = sleepers.cells[lp].runs;
+    expect(run.rounds).toHaveLength(2);
+    for (const round of run.rounds) {
+      expect(round.asleep).toBe(10_000); // every looplet sleeper asleep at once
+      expect(round.wallMs).toBeGreaterThanOrEqual(10);
+      expect(round.rssAsleepKiB).toBeGreaterThan(0);
+    }
+    expect(run.rounds.map((x: { newThreads: number }) => x.newThreads)).toEqual([10_000, 0]); // then pooled
+    if (gevent) expect(sleepers.cells.gevent.rounds).toHaveLength(2);
+
+    expect(result.hubTargets).toHaveLength(7);
+    for (const t of result.hubTargets) expect(t.pass).toEqual(gevent ? expect.any(Boolean) : null);
+    expect(r.stdout).toContain("Hub targets (computed from this run: looplet's hub against gevent)");
+    expect(fs.readFileSync(path.join(dir, 'greenlet-latest.svg'), 'utf8')).toContain('hub vs gevent');
+  }, 120_000);
 });

@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Poller, type Backend } from '../../dist/cjs/poller';
 import { greenletBenchCommand, probeNodes, RSS_GREENLETS, SMALL_STACK, type NodeRuntime } from './greenlet';
+import { HUB_SLEEPERS } from './greenlet-hub';
+import { HUB_EVENT_WAITERS, HUB_QUEUE_SIZE } from './protocol';
 import { pollerBenchCommand } from './poller';
 import { runSwitchBench } from './switch';
 
@@ -15,7 +17,8 @@ const USAGE = `Usage: looplet <command> [options]
 Commands:
   bench poller [options]   Poller.select(0) per backend (epoll/kqueue/poll/select) against
                            the C floor, the bare syscall and Python's selectors
-  bench greenlet [options] Greenlet switch, spawn and memory against python-greenlet and gevent
+  bench greenlet [options] Greenlet switch, spawn and memory against python-greenlet and gevent;
+                           the hub (sleep, spawn + join, Event, Queue, sleepers) against gevent
   bench switch [options]   coroutine switch cost at each level: lp_coro in C, boost.context,
                            python-greenlet and the JS Greenlet
 
@@ -27,7 +30,7 @@ const BENCH_USAGE = `Usage: looplet bench <benchmark> [options]
 
 Benchmarks:
   poller                   Poller.select(0) cost per call against registered fds
-  greenlet                 Greenlet switch, spawn + finish, RSS per suspended greenlet
+  greenlet                 Greenlet switch, spawn + finish, RSS per suspended greenlet; the hub
   switch                   coroutine switch cost, native core to JS Greenlet
 
 Run 'looplet bench <benchmark> --help' for its options.
@@ -40,13 +43,16 @@ over blocks of operations): the ping-pong switch between the main greenlet and
 one greenlet, a round trip (gevent: sleep(0)), spawn + run + finish of a trivial
 greenlet with the thread pool warm (gevent: spawn(f).join()), and the VmRSS per
 suspended greenlet with ${RSS_GREENLETS.toLocaleString('en-US')} of them (default stack and stackSize ${SMALL_STACK}).
-Each trial runs in a fresh process; the implementations take turns. With --node, the
-looplet trials run under each of several Node executables in the same run (each loads
-its own greenlet binary). Prints a table with the targets; writes
+Then the hub (looplet/hub) next to gevent: sleep(0), spawn(f).join(), Event set/wait
+across ${HUB_EVENT_WAITERS} waiters, Queue(${HUB_QUEUE_SIZE}) put/get between two greenlets, and ${HUB_SLEEPERS.toLocaleString('en-US')}
+concurrent sleepers (wall time and VmRSS, new then pooled threads). Each trial runs
+in a fresh process; the implementations take turns. With --node, the looplet trials
+run under each of several Node executables in the same run (each loads its own
+greenlet binary). Prints a table with the targets; writes
 <out>/greenlet-<timestamp>.{json,svg} and greenlet-latest.{json,svg}.
 
 Options:
-  --quick                  one round and fewer blocks (under 10 s; the full run takes 20-30 s)
+  --quick                  one round and fewer blocks (about 20 s; the full run takes 1-2 min)
   --out DIR                results folder (default: ./bench-results)
   --python PATH            Python for the peers (default: /usr/bin/python3 if present)
   --no-python              skip the python-greenlet and gevent peers
@@ -60,7 +66,7 @@ Options:
                            this Node when it is listed, else the first
   --load N                 keep N busy-looping processes running during the run (0-64,
                            default 0): every figure under CPU contention
-  --check                  exit with status 1 when a project target fails
+  --check                  exit with status 1 when a project target fails (the hub's too)
   -h, --help               show this help
 `;
 
@@ -195,7 +201,7 @@ function benchGreenlet(args: string[]): number {
     load,
     command: ['looplet', 'bench', 'greenlet', ...args].join(' '),
   });
-  return values.check && result.targets.some((t) => t.pass === false) ? 1 : 0;
+  return values.check && [...result.targets, ...result.hubTargets].some((t) => t.pass === false) ? 1 : 0;
 }
 
 /** Starts the switch benchmark; its outcome lands in process.exitCode when it settles. */

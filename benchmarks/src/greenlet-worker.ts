@@ -1,12 +1,60 @@
 // One `looplet bench greenlet` trial in a fresh process:
 // `node [--expose-gc] greenlet-worker.js '<GreenletTrial JSON>'` prints one
 // JSON outcome on stdout (see protocol.ts). Setup (the runtime, the
-// ping-pong greenlet, warm-up and calibration, a warm thread pool) stays
-// outside the timed blocks.
+// ping-pong greenlet, the hub's helper jobs, warm-up and calibration, a warm
+// thread pool) stays outside the timed blocks. The hub's trials are in
+// hub-trials.ts.
 import * as fs from 'node:fs';
 import { Greenlet, getcurrent, runtimeStats, setSwitchSpin, type GreenletOptions } from '../../dist/cjs/greenlet';
-import { RING_SIZE, type GreenletRssOutcome, GreenletRssTrial, GreenletTimedOutcome, GreenletTimedTrial, GreenletTrial } from './protocol';
+import { run as runJob } from '../../dist/cjs/hub';
+import { hubRunner, hubSleepers } from './hub-trials';
+import {
+  RING_SIZE,
+  type GreenletRssOutcome,
+  type GreenletRssTrial,
+  type GreenletTimedOutcome,
+  type GreenletTimedTrial,
+  type GreenletTrial,
+  type HubSleepersOutcome,
+  type HubTimedKind,
+} from './protocol';
+import { gc, rssKiB } from './rss';
 import { nowNs, warmAndCalibrate, type BlockRunner } from './timing';
+
+const isHubKind = (kind: GreenletTimedTrial['kind']): kind is HubTimedKind => kind.startsWith('hub-');
+
+/** Warm-up and calibration, then the timed blocks; a sample is ns per operation. */
+function measure(trial: GreenletTimedTrial, run: BlockRunner, opsPerIteration: number): GreenletTimedOutcome {
+  const k = warmAndCalibrate(run, trial.blockUs * 1e3, trial.warmupMs);
+  const before = runtimeStats();
+  const cpu0 = process.cpuUsage();
+  const samples = Array.from(run(trial.blocks, k), (ns) => ns / opsPerIteration);
+  const cpu = process.cpuUsage(cpu0);
+  const after = runtimeStats();
+  const ops = trial.blocks * k * opsPerIteration;
+  return {
+    ok: true,
+    samples,
+    k: k * opsPerIteration,
+    threads: { afterWarmup: before.threads, afterRun: after.threads },
+    cpuUsPerOp: (cpu.user + cpu.system) / ops,
+    waits: { spins: after.spins - before.spins, spinTimeouts: after.spinTimeouts - before.spinTimeouts, sleeps: after.sleeps - before.sleeps },
+    switchesPerOp: (after.switches - before.switches) / ops,
+  };
+}
+
+/** A hub trial, measured inside one driver job (the hub itself cannot block). */
+function hubTimed(trial: GreenletTimedTrial & { kind: HubTimedKind }): Promise<GreenletTimedOutcome> {
+  if (trial.spinUs !== undefined) setSwitchSpin(trial.spinUs);
+  return runJob(() => {
+    const hub = hubRunner(trial.kind);
+    try {
+      return measure(trial, hub.run, hub.opsPerIteration);
+    } finally {
+      hub.close();
+    }
+  });
+}
 
 function timed(trial: GreenletTimedTrial): GreenletTimedOutcome {
   if (trial.spinUs !== undefined) setSwitchSpin(trial.spinUs);
@@ -64,36 +112,10 @@ function timed(trial: GreenletTimedTrial): GreenletTimedOutcome {
   } else {
     return { ok: false, reason: `${trial.kind} is a Python-only trial` };
   }
-  // The runners time iterations; a sample is ns per operation.
-  const k = warmAndCalibrate(run, trial.blockUs * 1e3, trial.warmupMs);
-  const before = runtimeStats();
-  const cpu0 = process.cpuUsage();
-  const samples = Array.from(run(trial.blocks, k), (ns) => ns / opsPerIteration);
-  const cpu = process.cpuUsage(cpu0);
-  const after = runtimeStats();
-  return {
-    ok: true,
-    samples,
-    k: k * opsPerIteration,
-    threads: { afterWarmup: before.threads, afterRun: after.threads },
-    cpuUsPerOp: (cpu.user + cpu.system) / (trial.blocks * k * opsPerIteration),
-    waits: { spins: after.spins - before.spins, spinTimeouts: after.spinTimeouts - before.spinTimeouts, sleeps: after.sleeps - before.sleeps },
-  };
-}
-
-/** Resident set size in KiB: VmRSS from /proc/self/status where there is one. */
-function rssKiB(): [number, string] {
-  try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    if (m) return [Number(m[1]), '/proc/self/status VmRSS'];
-  } catch {
-    // not Linux
-  }
-  return [process.memoryUsage.rss() / 1024, 'process.memoryUsage.rss()'];
+  return measure(trial, run, opsPerIteration);
 }
 
 function rss(trial: GreenletRssTrial): GreenletRssOutcome {
-  const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
   const main = getcurrent();
   const options: GreenletOptions = trial.stackSize === null ? {} : { stackSize: trial.stackSize };
   const suspend = (): void => {
@@ -117,11 +139,23 @@ function rss(trial: GreenletRssTrial): GreenletRssOutcome {
   return { ok: true, count: trial.count, stackSize: trial.stackSize, rssBeforeKiB: before, rssAfterKiB: after, rssSource: source, createUs, threads };
 }
 
+async function outcomeOf(trial: GreenletTrial): Promise<GreenletTimedOutcome | GreenletRssOutcome | HubSleepersOutcome> {
+  if (trial.kind === 'rss') return rss(trial);
+  if (trial.kind === 'hub-sleepers') return hubSleepers(trial);
+  if (isHubKind(trial.kind)) return hubTimed({ ...trial, kind: trial.kind });
+  return timed(trial);
+}
+
 function main(): void {
   const trial = JSON.parse(process.argv[2] ?? 'null') as GreenletTrial | null;
   if (trial === null) throw new Error('usage: node greenlet-worker.js <trial JSON>');
-  const outcome = trial.kind === 'rss' ? rss(trial) : timed(trial);
-  fs.writeSync(1, JSON.stringify(outcome) + '\n');
+  outcomeOf(trial).then(
+    (outcome) => fs.writeSync(1, JSON.stringify(outcome) + '\n'),
+    (err: unknown) => {
+      process.exitCode = 1;
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    },
+  );
 }
 
 if (require.main === module) main();

@@ -1,6 +1,7 @@
 // `looplet bench greenlet`: looplet's Greenlet against python-greenlet and
 // gevent, side by side in one run: ping-pong switch, spawn + run + finish,
-// RSS per suspended greenlet. The looplet trials can run under several Node
+// RSS per suspended greenlet; and the hub's rows against gevent
+// (greenlet-hub.ts). The looplet trials can run under several Node
 // executables (--node), each finding its own greenlet binary. Every trial
 // runs in a fresh process (greenlet-worker.ts, benchmarks/greenlet_peer.py),
 // the implementations taking turns round by round; this parent plans,
@@ -10,10 +11,28 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../../dist/cjs/binding';
 import { runProcess } from './process';
+import {
+  GEVENT_HUB_OP_TEXT,
+  HUB_KINDS,
+  HUB_OPS,
+  HUB_OP_TEXT,
+  computeHubTargets,
+  hubBlocks,
+  hubChart,
+  hubNotes,
+  hubPreamble,
+  hubRow,
+  hubTable,
+  measureHubSleepers,
+  switchesOf,
+  type HubOp,
+  type HubRow,
+  type HubSleepers,
+} from './greenlet-hub';
 import { RING_SIZE, type GreenletRssOutcome, type GreenletRssSamples, type GreenletTimedOutcome, type GreenletTimedTrial } from './protocol';
 import { machineInfo, machineLine, table, targetLines, writeResults, type Machine, type Status, type Target } from './report';
 import { fmt, median, summarize, type Summary } from './stats';
-import { logBarChart, type BarGroup } from './svg';
+import { logBarChart, stackCharts, type BarGroup } from './svg';
 
 export interface GreenletBenchOptions {
   quick: boolean;
@@ -50,11 +69,13 @@ interface Mode {
   warmupMs: number;
   /** Processes per RSS figure (the median is reported). */
   rssRuns: number;
+  /** Processes per implementation for the hub's sleepers figures (the median is reported). */
+  sleeperRuns: number;
 }
 
 const MODES: Record<'quick' | 'full', Mode> = {
-  quick: { rounds: 1, blocks: 100, blockUs: 300, warmupMs: 30, rssRuns: 1 },
-  full: { rounds: 3, blocks: 600, blockUs: 500, warmupMs: 150, rssRuns: 3 },
+  quick: { rounds: 1, blocks: 100, blockUs: 300, warmupMs: 30, rssRuns: 1, sleeperRuns: 1 },
+  full: { rounds: 3, blocks: 600, blockUs: 500, warmupMs: 150, rssRuns: 3, sleeperRuns: 3 },
 };
 
 /** A Node executable the looplet trials run under, as it describes itself. */
@@ -112,6 +133,8 @@ export interface TimedCell {
   cpu?: number[];
   /** looplet: how the waits behind the timed switches ended, summed over the rounds. */
   waits?: { spins: number; spinTimeouts: number; sleeps: number };
+  /** looplet: greenlet switches (runtimeStats().switches) per operation over the timed blocks, per round. */
+  switches?: number[];
   note?: string;
 }
 
@@ -165,6 +188,12 @@ export interface GreenletBenchResult {
   timed: TimedRow[];
   rss: RssRow[];
   targets: Target[];
+  /** The hub's timed rows (greenlet-hub.ts): looplet's hub, every variant per Node, against gevent. */
+  hub: HubRow[];
+  /** The hub's 10,000 concurrent sleepers: looplet's default per Node and gevent. */
+  hubSleepers: HubSleepers;
+  /** The hub's targets (looplet against gevent in this run); --check counts them with `targets`. */
+  hubTargets: Target[];
   durationSeconds: number;
 }
 
@@ -308,12 +337,14 @@ function loopletOf(impls: Implementation[], variant: Variant, node: number): Imp
   return impls.find((i) => i.kind === 'looplet' && i.variant === variant && i.node === node);
 }
 
-type Op = 'switch' | 'ring' | 'spawn';
+type Op = 'switch' | 'ring' | 'spawn' | HubOp;
+const isHubOp = (op: Op): op is HubOp => (HUB_OPS as Op[]).includes(op);
 /** The trial kind each kind of implementation runs for an operation (none: not measured). */
 const TIMED_KINDS: Record<Op, Partial<Record<Implementation['kind'], GreenletTimedTrial['kind']>>> = {
   switch: { looplet: 'switch', greenlet: 'switch', gevent: 'gevent-sleep' },
   ring: { looplet: 'ring', greenlet: 'ring' },
   spawn: { looplet: 'spawn', greenlet: 'spawn', gevent: 'gevent-spawn' },
+  ...HUB_KINDS,
 };
 
 /** The first CPU this process may run on, for `taskset -c`; or a note why looplet is not pinned. */
@@ -332,7 +363,11 @@ const OPS: Record<GreenletTimedTrial['kind'], string> = {
   spawn: 'new greenlet, switch, run to the end',
   'gevent-spawn': 'gevent.spawn(f).join()',
   'gevent-sleep': 'gevent.sleep(0)',
+  ...HUB_OP_TEXT,
 };
+/** What an implementation runs for an operation. */
+const opText = (op: Op, impl: Implementation): string =>
+  impl.kind === 'gevent' && (op === 'hub-event' || op === 'hub-queue') ? GEVENT_HUB_OP_TEXT[op] : OPS[TIMED_KINDS[op][impl.kind]!];
 
 function threadLimits(): Record<string, number | null> {
   const read = (file: string): number | null => {
@@ -398,8 +433,9 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
   };
 
   const perRound = Math.ceil(mode.blocks / mode.rounds);
-  const ops: Op[] = ['switch', 'ring', 'spawn'];
+  const ops: Op[] = ['switch', 'ring', 'spawn', ...HUB_OPS];
   const runs = (op: Op): Implementation[] => impls.filter((impl) => TIMED_KINDS[op][impl.kind] !== undefined);
+  const sleepersPlan = impls.filter((i) => (i.kind === 'looplet' && i.variant === 'default') || i.kind === 'gevent');
   const rssPlan: Array<{ impl: Implementation; stackSize: number | null }> = [
     ...impls.filter((i) => i.kind === 'looplet' && i.variant === 'default').flatMap((impl) => [
       { impl, stackSize: null },
@@ -407,7 +443,7 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
     ]),
     ...impls.filter((i) => i.kind === 'greenlet').map((impl) => ({ impl, stackSize: null })),
   ];
-  const total = mode.rounds * ops.reduce((n, op) => n + runs(op).length, 0) + mode.rssRuns * rssPlan.length;
+  const total = mode.rounds * ops.reduce((n, op) => n + runs(op).length, 0) + mode.rssRuns * rssPlan.length + mode.sleeperRuns * sleepersPlan.length;
   let done = 0;
   const head = (): string => `[${String(++done).padStart(String(total).length)}/${total}]`;
   progress(
@@ -425,10 +461,10 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
       samples[key] = [];
       cells[key] = {
         status: 'ok',
-        op: OPS[TIMED_KINDS[op][impl.kind]!],
+        op: opText(op, impl),
         k: [],
         cpu: [],
-        ...(impl.kind === 'looplet' ? { threads: [], waits: { spins: 0, spinTimeouts: 0, sleeps: 0 } } : {}),
+        ...(impl.kind === 'looplet' ? { threads: [], waits: { spins: 0, spinTimeouts: 0, sleeps: 0 }, switches: [] } : {}),
       };
     }
   }
@@ -444,6 +480,7 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
           kind: TIMED_KINDS[op][impl.kind]!,
           blocks: perRound,
           blockUs: mode.blockUs,
+          ...(isHubOp(op) ? hubBlocks(op, perRound, mode.blockUs) : {}),
           warmupMs: mode.warmupMs,
           ...(impl.kind === 'looplet' && impl.variant === 'nospin' ? { spinUs: 0 } : {}),
         };
@@ -460,7 +497,12 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
             if (out.threads) cell.threads!.push(out.threads);
             if (out.cpuUsPerOp !== undefined) cell.cpu!.push(out.cpuUsPerOp);
             if (out.waits && cell.waits) for (const w of ['spins', 'spinTimeouts', 'sleeps'] as const) cell.waits[w] += out.waits[w];
-            line = `${fmt(summarize(out.samples).median)} us (K=${out.k}${out.cpuUsPerOp !== undefined ? `, CPU ${fmt(out.cpuUsPerOp)} us/op` : ''})`;
+            if (out.switchesPerOp !== undefined) cell.switches?.push(out.switchesPerOp);
+            const extra = [
+              ...(out.cpuUsPerOp !== undefined ? [`CPU ${fmt(out.cpuUsPerOp)} us/op`] : []),
+              ...(out.switchesPerOp !== undefined ? [`${fmt(out.switchesPerOp)} switches/op`] : []),
+            ];
+            line = `${fmt(summarize(out.samples).median)} us (K=${out.k}${extra.map((x) => `, ${x}`).join('')})`;
           }
         } catch (err) {
           Object.assign(cell, { status: 'error', note: (err as Error).message });
@@ -498,6 +540,7 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
     { key: 'ring', label: `switch among ${RING_SIZE} via main (hub pattern)`, unit: 'us/switch', cells: rowCells('ring') },
     { key: 'spawn', label: 'spawn + run + finish (gevent: spawn+join)', unit: 'us', cells: rowCells('spawn') },
   ];
+  const hub = HUB_OPS.map((op) => hubRow(op, rowCells(op)));
 
   // RSS: each figure from mode.rssRuns fresh processes.
   const rss: RssRow[] = [
@@ -537,6 +580,9 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
     }
   }
 
+  // The hub's sleepers: one-shot, each figure the median of mode.sleeperRuns processes.
+  const hubSleepers = measureHubSleepers(sleepersPlan, mode.sleeperRuns, (impl) => command(impl, true), (line) => progress(`${head()} ${line}`));
+
   const labelOf = (id: string): string => impls.find((i) => i.id === id)?.label ?? id;
   for (const op of ops) {
     for (const impl of runs(op)) {
@@ -559,6 +605,8 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
   }
 
   const results = { timed, rss, implementations: impls, referenceNode, nodes };
+  const hubFigures = { hub, hubSleepers, defaults: defaultsOf(results), implementations: impls };
+  notes.push(...hubNotes(hubFigures));
   return {
     benchmark: 'looplet bench greenlet',
     command: opts.command,
@@ -573,6 +621,8 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
       blocksPerRound: perRound,
       rssGreenlets: RSS_GREENLETS,
       smallStack: SMALL_STACK,
+      hubSleepers: hubSleepers.count,
+      hubSleepMs: hubSleepers.sleepMs,
       pinnedCpu: typeof cpu === 'number' ? cpu : null,
       backgroundLoad: opts.load ?? 0,
       ...threadLimits(),
@@ -581,6 +631,9 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
     timed,
     rss,
     targets: computeGreenletTargets(results),
+    hub,
+    hubSleepers,
+    hubTargets: computeHubTargets(hubFigures),
     durationSeconds: Math.round((Date.now() - started) / 100) / 10,
   };
 }
@@ -731,16 +784,19 @@ export function greenletTable(result: GreenletBenchResult): string {
   return table(header, body, 2);
 }
 
-/** looplet's defaults against spinning off and against one CPU, with CPU time per operation, per Node; null when only the defaults ran. */
-export function variantsTable(result: GreenletBenchResult): string | null {
-  const rows = result.timed.filter((r) => r.key !== 'roundtrip');
+/**
+ * looplet's defaults against spinning off and against one CPU, with CPU time
+ * and greenlet switches per operation, per Node, for `rows` (default: the
+ * greenlet rows); null when only the defaults ran.
+ */
+export function variantsTable(result: GreenletBenchResult, rows: Array<{ label: string; unit: string; cells: Record<string, TimedCell> }> = result.timed.filter((r) => r.key !== 'roundtrip')): string | null {
   const shown = VARIANTS.filter((v) => result.implementations.some((i) => i.kind === 'looplet' && i.variant === v));
   if (rows.length === 0 || shown.length < 2) return null;
   const nodes = defaultsOf(result).map((d) => (d.kind === 'looplet' ? d.node : result.referenceNode));
   const many = nodes.length > 1;
   const header = ['operation', ...(many ? ['Node'] : []), 'unit'];
   for (const v of shown) header.push(v === 'default' ? 'default' : v === 'nospin' ? 'spin off' : '1 CPU', 'p99', 'CPU');
-  header.push('spun');
+  header.push('spun', 'sw/op');
   const body = rows.flatMap((row) =>
     nodes.map((node) => {
       const line = [row.label.replace(/ \(.*\)$/, ''), ...(many ? [result.nodes[node].version] : []), row.unit];
@@ -748,10 +804,14 @@ export function variantsTable(result: GreenletBenchResult): string | null {
         const c = row.cells[idOf(result, v, node)];
         line.push(c === undefined ? '-' : c.status !== 'ok' ? c.status : fmt(c.summary?.median), fmt(ok(c)?.p99), fmt(cpuOf(c)));
       }
-      line.push(spunShare(row.cells[idOf(result, 'default', node)]));
+      line.push(spunShare(row.cells[idOf(result, 'default', node)]), fmt(switchesOf(row.cells[idOf(result, 'default', node)])));
       return line;
     }),
   );
+  return table(header, body, many ? 3 : 2);
+}
+
+function variantsPreamble(result: GreenletBenchResult): string[] {
   const cpu = (result.settings as { pinnedCpu?: number | null }).pinnedCpu;
   return [
     'looplet variants, measured in the same rounds (diagnostic, not targets). default: a thread that hands',
@@ -759,10 +819,13 @@ export function variantsTable(result: GreenletBenchResult): string | null {
     `on another CPU; spin off: setSwitchSpin(0), every wait sleeps in the kernel; 1 CPU: taskset -c ${cpu ?? '?'}.`,
     'CPU: CPU time of all threads (GC helpers included) over the timed blocks / operations, a mean;',
     'a spinning wait burns CPU on a second CPU while the other thread runs.',
-    "spun: share of the default's waits that ended while spinning.",
-    '',
-    table(header, body, many ? 3 : 2),
-  ].join('\n');
+    "spun: share of the default's waits that ended while spinning. sw/op: greenlet switches per operation",
+    "(runtimeStats().switches, the default's timed blocks; a thread hand-off each).",
+  ];
+}
+
+function hubFiguresOf(result: GreenletBenchResult): Parameters<typeof hubTable>[0] {
+  return { hub: result.hub, hubSleepers: result.hubSleepers, defaults: defaultsOf(result), implementations: result.implementations };
 }
 
 export function greenletTextReport(result: GreenletBenchResult): string {
@@ -785,9 +848,14 @@ export function greenletTextReport(result: GreenletBenchResult): string {
     greenletTable(result),
   ];
   const variants = variantsTable(result);
-  if (variants) parts.push('', variants);
+  if (variants) parts.push('', ...variantsPreamble(result), '', variants);
+  const hub = hubFiguresOf(result);
+  parts.push('', 'The hub', ...hubPreamble(hub), '', hubTable(hub, result.hubTargets));
+  const hubVariants = variantsTable(result, result.hub);
+  if (hubVariants) parts.push('', 'The hub, looplet variants (diagnostic, as above)', '', hubVariants);
   if (result.notes.length > 0) parts.push('', 'Notes', ...result.notes.map((n) => `  - ${n}`));
   parts.push('', 'Targets (computed from this run)', targetLines(result.targets));
+  parts.push('', "Hub targets (computed from this run: looplet's hub against gevent)", targetLines(result.hubTargets));
   return parts.join('\n') + '\n';
 }
 
@@ -800,14 +868,10 @@ const COLORS: Record<Exclude<Variant, 'default'> | Peer, string> = {
   gevent: '#2a9d3a',
 };
 
-/**
- * Grouped bars: looplet's default per Node (a series each), the peers, and
- * with a single Node its diagnostic variants (with several, they are in the
- * text report and the JSON only).
- */
-export function greenletChart(result: GreenletBenchResult): string {
+/** The bar series of a chart over `rows`: looplet's default per Node, the peers measured, and with a single Node the diagnostic variants. */
+function chartSeries(result: GreenletBenchResult, rows: Array<{ cells: Record<string, TimedCell> }>) {
   const many = result.nodes.length > 1;
-  const measured = (i: Implementation): boolean => result.timed.some((r) => ok(r.cells[i.id]));
+  const measured = (i: Implementation): boolean => rows.some((r) => ok(r.cells[i.id]));
   const shown = result.implementations.filter((i) =>
     i.kind === 'looplet' ? i.variant === 'default' || (!many && measured(i)) : measured(i),
   );
@@ -817,6 +881,17 @@ export function greenletChart(result: GreenletBenchResult): string {
     if (i.variant === '1cpu') return { label: 'looplet, 1 CPU (diagnostic)', color: COLORS['1cpu'], ink: '#10314f' };
     return { label: i.label, color: NODE_COLORS[i.node % NODE_COLORS.length] };
   });
+  return { shown, series };
+}
+
+/**
+ * Grouped bars: looplet's default per Node (a series each), the peers, and
+ * with a single Node its diagnostic variants (with several, they are in the
+ * text report and the JSON only); below it, the hub's chart against gevent.
+ */
+export function greenletChart(result: GreenletBenchResult): string {
+  const many = result.nodes.length > 1;
+  const { shown, series } = chartSeries(result, result.timed);
   const bars = (row: TimedRow, captions: Record<string, string> = {}): BarGroup['bars'] =>
     shown.flatMap((impl, si) => {
       const s = ok(row.cells[impl.id]);
@@ -850,14 +925,18 @@ export function greenletChart(result: GreenletBenchResult): string {
   result.targets.forEach((t, i) => notes.push(`  ${t.pass === null ? 'n/a' : t.pass ? 'PASS' : 'FAIL'}  ${short[i] ?? t.name}`));
   const m = result.machine;
   const nodes = result.nodes.map((n) => n.version.replace(/^v/, '')).join(', ');
-  return logBarChart({
+  const subtitle = `${m.cpu}, ${m.cpus} CPUs, ${m.os}, Node ${nodes}${m.python ? `, Python ${m.python}` : ''}, ${m.date.slice(0, 10)}`;
+  const greenlets = logBarChart({
     title: 'looplet Greenlet vs python-greenlet vs gevent',
-    subtitle: `${m.cpu}, ${m.cpus} CPUs, ${m.os}, Node ${nodes}${m.python ? `, Python ${m.python}` : ''}, ${m.date.slice(0, 10)}`,
+    subtitle,
     yLabel: 'µs per operation (log scale)',
     series,
     groups,
     notes,
   });
+  const hub = chartSeries(result, result.hub);
+  const hubTitle = { title: "looplet's hub vs gevent", subtitle };
+  return stackCharts([greenlets, hubChart(hubFiguresOf(result), hub.shown, hub.series, result.hubTargets, hubTitle)]);
 }
 
 /** Runs the benchmark, prints the report, writes the files; returns the result. */

@@ -74,12 +74,29 @@ export type ChurnOutcome = ChurnSamples | Unavailable;
  * main.switch(); a sample is ns per switch (a round trip is 2 switches).
  * spawn: new Greenlet(() => 1).switch() (Python: greenlet(f).switch()).
  * gevent-spawn: gevent.spawn(f).join(); gevent-sleep: gevent.sleep(0).
+ *
+ * The hub's trials (looplet/hub; the peer runs them on gevent) run inside
+ * one driver job (looplet's main greenlet is the hub and cannot block;
+ * gevent's driver is its main greenlet):
+ * hub-sleep: sleep(0); ns per sleep(0) (gevent: the gevent-sleep trial).
+ * hub-spawn: spawn(f).join() of a trivial f (gevent: the gevent-spawn trial).
+ * hub-event: HUB_EVENT_WAITERS jobs loop on event.wait(); an iteration is
+ *   event.set(); event.clear(); then a wait on a second Event that the last
+ *   waiter to wake sets; ns per woken waiter.
+ * hub-queue: a producer job puts into a Queue(HUB_QUEUE_SIZE) without end,
+ *   the driver gets; ns per item.
  */
 /** Greenlets in the `ring` trial: main switches to each in turn, each switches straight back. */
 export const RING_SIZE = 100;
+/** Jobs waiting on the Event in the hub-event trial. */
+export const HUB_EVENT_WAITERS = 1000;
+/** maxsize of the Queue in the hub-queue trial: producer and consumer hand over item by item. */
+export const HUB_QUEUE_SIZE = 1;
+
+export type HubTimedKind = 'hub-sleep' | 'hub-spawn' | 'hub-event' | 'hub-queue';
 
 export interface GreenletTimedTrial {
-  kind: 'switch' | 'ring' | 'spawn' | 'gevent-spawn' | 'gevent-sleep';
+  kind: 'switch' | 'ring' | 'spawn' | 'gevent-spawn' | 'gevent-sleep' | HubTimedKind;
   /** looplet: setSwitchSpin(spinUs) before anything runs; absent: the default. */
   spinUs?: number;
   blocks: number;
@@ -96,7 +113,20 @@ export interface GreenletRssTrial {
   stackSize: number | null;
 }
 
-export type GreenletTrial = GreenletTimedTrial | GreenletRssTrial;
+/**
+ * `count` jobs spawned at once, each sleeping `sleepMs` once, then joined
+ * (gevent: gevent.spawn(gevent.sleep, sleepMs / 1000), joinall); done
+ * `rounds` times in the same process (looplet: the first round starts an OS
+ * thread per greenlet, later rounds take them from the pool).
+ */
+export interface HubSleepersTrial {
+  kind: 'hub-sleepers';
+  count: number;
+  sleepMs: number;
+  rounds: number;
+}
+
+export type GreenletTrial = GreenletTimedTrial | GreenletRssTrial | HubSleepersTrial;
 
 export interface GreenletTimedSamples {
   ok: true;
@@ -109,6 +139,8 @@ export interface GreenletTimedSamples {
   cpuUsPerOp?: number;
   /** looplet: how the waits behind the timed switches ended (runtimeStats() growth). */
   waits?: { spins: number; spinTimeouts: number; sleeps: number };
+  /** looplet: greenlet switches (runtimeStats().switches growth) per operation over the timed blocks. */
+  switchesPerOp?: number;
   versions?: Record<string, string>;
 }
 
@@ -129,3 +161,37 @@ export interface GreenletRssSamples {
 
 export type GreenletTimedOutcome = GreenletTimedSamples | Unavailable;
 export type GreenletRssOutcome = GreenletRssSamples | Unavailable;
+
+/** One round of the hub-sleepers trial. */
+export interface HubSleepersRound {
+  /** Wall time from the first spawn until joinall returned, ms. */
+  wallMs: number;
+  /** VmRSS just before the first spawn (after a GC). */
+  rssBeforeKiB: number;
+  /** VmRSS read by the last sleeper to start, right before it sleeps. */
+  rssAsleepKiB: number;
+  /** Sleepers started and not yet finished at that reading (the reader included): count when all were asleep at once. */
+  asleep: number;
+  /** (rssAsleepKiB - rssBeforeKiB) / count. */
+  kibPerSleeper: number;
+  /** VmHWM after the round, the peak having been reset just before it (null where it cannot be). */
+  rssPeakKiB: number | null;
+  /** (rssPeakKiB - rssBeforeKiB) / count: the peak, whether or not every sleeper was asleep at once. */
+  peakKibPerSleeper: number | null;
+  /** looplet: OS threads of the greenlet runtime after the round, and how many the round started. */
+  threads?: number;
+  newThreads?: number;
+  /** looplet: greenlet switches per sleeper over the round. */
+  switchesPerSleeper?: number;
+}
+
+export interface HubSleepersSamples {
+  ok: true;
+  count: number;
+  sleepMs: number;
+  rssSource: string;
+  rounds: HubSleepersRound[];
+  versions?: Record<string, string>;
+}
+
+export type HubSleepersOutcome = HubSleepersSamples | Unavailable;

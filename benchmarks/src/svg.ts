@@ -242,3 +242,17 @@ function logYGrid(y0: number, y1: number, sy: (y: number) => number): string {
   }
   return lines.join('\n');
 }
+
+/** Charts made here, one above the other, in one SVG document. */
+export function stackCharts(charts: string[]): string {
+  const body = charts.map((chart, i) =>
+    chart
+      .trimEnd()
+      .replace(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" /, `<svg y="${i * HEIGHT}" `),
+  );
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT * charts.length}" viewBox="0 0 ${WIDTH} ${HEIGHT * charts.length}">`,
+    ...body,
+    '</svg>',
+  ].join('\n') + '\n';
+}
