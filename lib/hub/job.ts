@@ -2,7 +2,7 @@
 // exception, join, get, kill, links), thenable so that async code can
 // `await` them. spawn / spawnLater / run / joinall / killall.
 import { Greenlet, GreenletExit, getcurrent, runtimeStats } from '../greenlet';
-import { codedError, invalidArgType } from '../errors';
+import { codedError, invalidArgType, outOfRange } from '../errors';
 import { TIMED_OUT, assertCanBlock, handOffOnFinish, hub, hubCounts, interrupt, onHub, parkFor, resumed, schedule, slotOf, wake } from './core';
 import { Timeout, checkMs } from './timeout';
 
@@ -11,6 +11,10 @@ type LinkKind = 'any' | 'value' | 'exception';
 /** Job[onFinish](callback): runs callback(job) synchronously when the job finishes; returns how to remove it. */
 const onFinish = Symbol('looplet.onFinish');
 type Link = { callback: (job: Job) => void; kind: LinkKind };
+
+/** Job[finishRank]: 0 until the job finishes, then its place among the jobs of this thread in the order they finished. */
+const finishRank = Symbol('looplet.finishRank');
+let jobsFinished = 0;
 
 export interface GetOptions {
   /** false: do not wait; a job not finished throws a Timeout at once. Default true. */
@@ -53,6 +57,7 @@ export class Job<T = unknown> extends Greenlet {
   #value: T | GreenletExit | undefined;
   #exception: unknown;
   #failed = false;
+  #rank = 0;
   #observed = false;
   #joiners = new Set<(job: Job) => void>();
   #links: Link[] = [];
@@ -233,6 +238,10 @@ export class Job<T = unknown> extends Greenlet {
     }
   }
 
+  get [finishRank](): number {
+    return this.#rank;
+  }
+
   [onFinish](callback: (job: Job) => void): () => void {
     if (this.#phase === 'done') {
       callback(this);
@@ -262,6 +271,7 @@ export class Job<T = unknown> extends Greenlet {
 
   #finish(failed: boolean, value: T | GreenletExit | undefined, exception: unknown): void {
     this.#phase = 'done';
+    this.#rank = ++jobsFinished;
     this.#failed = failed;
     this.#value = value;
     this.#exception = exception;
@@ -284,11 +294,12 @@ export class Job<T = unknown> extends Greenlet {
   #scheduleLinks(): void {
     if (this.#linksScheduled) return;
     this.#linksScheduled = true;
+    // Taken one at a time from the live list: a link removed by unlink(),
+    // even by an earlier callback of this batch, is not called; one added
+    // meanwhile is called in this batch.
     setImmediate(() => {
-      this.#linksScheduled = false;
-      const links = this.#links;
-      this.#links = [];
-      for (const { callback, kind } of links) {
+      for (let link = this.#links.shift(); link !== undefined; link = this.#links.shift()) {
+        const { callback, kind } = link;
         if ((kind === 'value' && this.#failed) || (kind === 'exception' && !this.#failed)) continue;
         try {
           callback(this);
@@ -298,6 +309,7 @@ export class Job<T = unknown> extends Greenlet {
           });
         }
       }
+      this.#linksScheduled = false;
     });
   }
 }
@@ -351,9 +363,8 @@ export function joinall(jobs: Iterable<Job>, options?: JoinAllOptions): Job[] {
   const raiseError = checkBoolean('options.raiseError', opts.raiseError, false);
   let count = list.length;
   if (opts.count !== undefined) {
-    if (typeof opts.count !== 'number' || !Number.isInteger(opts.count) || opts.count < 0) {
-      throw invalidArgType('options.count', 'a non-negative integer', opts.count);
-    }
+    if (typeof opts.count !== 'number') throw invalidArgType('options.count', 'of type number', opts.count);
+    if (!Number.isInteger(opts.count) || opts.count < 0) throw outOfRange('options.count', 'an integer >= 0', opts.count);
     count = Math.min(opts.count, list.length);
   }
   const done: Job[] = [];
@@ -363,6 +374,7 @@ export function joinall(jobs: Iterable<Job>, options?: JoinAllOptions): Job[] {
     else pending.add(job);
     void job.exception; // joined: its failure is observed
   }
+  done.sort((a, b) => a[finishRank] - b[finishRank]);
   const failure = (): Job | undefined => (raiseError ? done.find((j) => !j.successful()) : undefined);
   const first = failure();
   if (first !== undefined) throw first.exception;

@@ -57,12 +57,16 @@ export class Group implements Iterable<Job> {
 
   /** Removes a job from the group (without stopping it). */
   discard(job: Job): void {
-    if (!this.#jobs.delete(job) || this.#jobs.size > 0) return;
-    for (const waiter of this.#emptyWaiters.keys()) wake(waiter, { value: undefined });
-    this.#emptyWaiters.clear();
+    if (!this.#jobs.delete(job) || this.#jobs.size > 1) return;
+    // join() returns once the group is empty, or holds only the joining job.
+    for (const waiter of this.#emptyWaiters.keys()) {
+      if (this.#jobs.size === 1 && !this.#jobs.has(waiter.slot.greenlet as Job)) continue;
+      this.#emptyWaiters.delete(waiter);
+      wake(waiter, { value: undefined });
+    }
   }
 
-  /** Blocks until every job has finished; false if timeoutMs passed first. */
+  /** Blocks until every job has finished (but the caller, if it is one of them); false if timeoutMs passed first. */
   join(timeoutMs?: number): boolean {
     const limit = checkMs('timeoutMs', timeoutMs, true);
     if (this.#jobs.size === 0 || (this.#jobs.size === 1 && this.#jobs.has(getcurrent() as Job))) return true;
@@ -97,29 +101,34 @@ export class Group implements Iterable<Job> {
 
   /** fn over every item, at most as many at once as the group allows; the results in input order. */
   map<T, R>(fn: (item: T) => R, iterable: Iterable<T>): R[] {
-    return [...this.imap(fn, iterable)];
+    return [...(this.#results(fn as (item: unknown) => unknown, iterable, true, 'map') as Generator<R>)];
   }
 
   /** Like map(), yielding each result as soon as it and those before it are ready. */
   imap<T, R>(fn: (item: T) => R, iterable: Iterable<T>): IterableIterator<R> {
-    return this.#results(fn as (item: unknown) => unknown, iterable, true) as IterableIterator<R>;
+    return this.#results(fn as (item: unknown) => unknown, iterable, true, 'imap') as IterableIterator<R>;
   }
 
   /** Like imap(), yielding results in the order they finish. */
   imapUnordered<T, R>(fn: (item: T) => R, iterable: Iterable<T>): IterableIterator<R> {
-    return this.#results(fn as (item: unknown) => unknown, iterable, false) as IterableIterator<R>;
+    return this.#results(fn as (item: unknown) => unknown, iterable, false, 'imapUnordered') as IterableIterator<R>;
+  }
+
+  /** Checks the arguments, and that the caller can block, when called rather than at the first next(). */
+  #results(fn: (item: unknown) => unknown, iterable: Iterable<unknown>, ordered: boolean, what: string): Generator<unknown> {
+    checkFunction('fn', fn);
+    const source = iteratorOf(iterable);
+    assertCanBlock(`${this.constructor.name}#${what}()`);
+    return this.#outcomes(fn, source, ordered);
   }
 
   /**
    * A feeder job walks the iterable and spawns fn(item) in this group
    * (waiting for free slots); the iterator hands out the outcomes, in input
    * order or as they finish. An exception, from fn or from the iterable, is
-   * thrown where its result would have been.
+   * thrown where its result would have been, and ends the iteration.
    */
-  *#results(fn: (item: unknown) => unknown, iterable: Iterable<unknown>, ordered: boolean): Generator<unknown> {
-    checkFunction('fn', fn);
-    const source = iteratorOf(iterable);
-    assertCanBlock(`${this.constructor.name}#${ordered ? 'imap' : 'imapUnordered'}()`);
+  *#outcomes(fn: (item: unknown) => unknown, source: Iterator<unknown>, ordered: boolean): Generator<unknown> {
     const outcomes = new Map<number, Outcome>(); // by input index, or by arrival for unordered
     let produced = 0; // outcomes recorded
     let total: number | null = null; // items, once the iterable is exhausted
@@ -166,7 +175,11 @@ export class Group implements Iterable<Job> {
   }
 }
 
-/** A Group that runs at most `size` jobs at once: spawn() and add() wait for a free slot. */
+/**
+ * A Group that runs at most `size` jobs at once: spawn() and add() wait for
+ * a free slot. A job holds its slot while it is in the pool: until it
+ * finishes or is discarded.
+ */
 export class Pool extends Group {
   readonly maxSize: number;
   readonly #slots: Semaphore;
@@ -183,8 +196,19 @@ export class Pool extends Group {
     if (!(job instanceof Job)) throw invalidArgType('job', 'an instance of Job', job);
     if (this.has(job) || job.ready()) return;
     this.#slots.acquire();
+    if (this.has(job) || job.ready()) {
+      // Added by another greenlet, or finished, while this one waited for the slot.
+      this.#slots.release();
+      return;
+    }
     super.add(job);
-    whenFinished(job, () => this.#slots.release());
+  }
+
+  /** Removes a job from the pool (without stopping it): its slot is free at once. */
+  override discard(job: Job): void {
+    if (!this.has(job)) return;
+    super.discard(job);
+    this.#slots.release();
   }
 
   override freeCount(): number {

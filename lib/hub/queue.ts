@@ -7,7 +7,7 @@
 // that a getter interrupted before it resumes (a Timeout, a kill) puts the
 // item back instead of losing it. Non-blocking calls work on the hub.
 import { codedError, invalidArgType, outOfRange, type CodedError } from '../errors';
-import { TIMED_OUT, assertCanBlock, parkFor, wake, type Waiter } from './core';
+import { TIMED_OUT, assertCanBlock, parkFor, wake, yieldToRunnable, type Waiter } from './core';
 import { checkMs } from './timeout';
 
 export interface QueueOpOptions {
@@ -291,7 +291,8 @@ export class PriorityQueue<T = unknown> extends Queue<T> {
 
 /**
  * A queue with no room at all: put() waits until a get() takes the item
- * (gevent's Channel). qsize() is 0; full() and empty() are always true.
+ * (gevent's Channel). full() is always true; qsize() is 0 and empty() true
+ * except while it holds items that came back from interrupted getters.
  */
 export class Channel<T = unknown> {
   #getters = new Map<Waiter, undefined>();
@@ -312,10 +313,17 @@ export class Channel<T = unknown> {
     return true;
   }
 
-  /** Hands the item to a getter, waiting for one (unless block is false). */
+  /**
+   * Hands the item to a getter, waiting for one (unless block is false).
+   * As in gevent, it returns once that getter has run: a getter already
+   * waiting is let run first (except on the hub, which never waits).
+   */
   put(item: T, options?: QueueOpOptions): void {
     const { block, timeoutMs } = opOptions(options);
-    if (this.#handToGetter(item)) return;
+    if (this.#handToGetter(item)) {
+      yieldToRunnable();
+      return;
+    }
     if (!block) throw full();
     assertCanBlock('Channel#put()');
     for (const waiter of this.#peekers.keys()) wake(waiter, { value: undefined });
