@@ -472,6 +472,60 @@ describe('Channel (test__queue.py TestChannel)', () => {
 });
 
 describe('interrupts lose no item', () => {
+  it('Queue: a putter killed after a get let its item in returns from put(), and the kill lands at its next blocking call', () =>
+    run(() => {
+      const q = new Queue<string>(1);
+      q.put('first');
+      const log: string[] = [];
+      const putter = spawn(() => {
+        q.put('second'); // waits: the queue is full
+        log.push('put returned');
+        sleep(0);
+        log.push('not reached');
+      });
+      sleep(0);
+      setImmediate(() => {
+        expect(q.getNowait()).toBe('first'); // lets 'second' in and wakes the putter
+        putter.kill({ block: false });
+      });
+      expect(putter.get()).toBeInstanceOf(GreenletExit);
+      expect(log).toEqual(['put returned']);
+      expect(q.getNowait()).toBe('second');
+    }));
+
+  it('Channel: a putter whose item was taken returns from put() even if its Timeout expired meanwhile; cancel() drops the held-back Timeout', async () => {
+    const ch = new Channel<string>();
+    const putter = spawn(() => {
+      setTimeout(() => ch.getNowait(), 1);
+      const timeout = Timeout.startNew(SMALL);
+      ch.put('x'); // taken by the timer's get, then the Timeout expires before the putter resumes
+      timeout.cancel();
+      sleep(1); // the expired-but-cancelled Timeout is not thrown here
+      return 'put and slept';
+    });
+    await afterDrain();
+    busyWait(3 * SMALL);
+    expect(await putter).toBe('put and slept');
+  });
+
+  it('Channel: without cancel(), the held-back Timeout is thrown at the next blocking call', async () => {
+    const ch = new Channel<string>();
+    const putter = spawn(() => {
+      setTimeout(() => ch.getNowait(), 1);
+      const timeout = Timeout.startNew(SMALL);
+      ch.put('x');
+      try {
+        sleep(1);
+        return 'slept';
+      } catch (err) {
+        return err === timeout ? 'timeout after put' : err;
+      }
+    });
+    await afterDrain();
+    busyWait(3 * SMALL);
+    expect(await putter).toBe('timeout after put');
+  });
+
   it.each(buffered)('%s: a getter killed after a put handed it an item leaves the item in the queue', (_, make) =>
     run(() => {
       const q = make();

@@ -44,10 +44,21 @@ export interface Waiter {
 /** The value a timed wait is woken with when its time is up (see parkFor). */
 export const TIMED_OUT: unique symbol = Symbol('looplet.timedOut');
 
+/**
+ * What an interrupt does to a wake that reached a greenlet before it
+ * resumed: an undo function gives the handed-over result back and the
+ * interrupt replaces the wake; COMMITTED means the operation has already
+ * taken effect (a put's item is in the queue) and cannot be taken back, so
+ * the interrupt waits for the greenlet's next blocking call; null: nothing
+ * to give back, the interrupt replaces the wake.
+ */
+export type Undo = (() => void) | typeof COMMITTED | null;
+export const COMMITTED: unique symbol = Symbol('looplet.committed');
+
 interface Entry {
   slot: Slot;
   wake: Wake;
-  undo: (() => void) | null;
+  undo: Undo;
   seq: number;
 }
 
@@ -59,6 +70,8 @@ export class Slot {
   entry: Entry | null = null;
   /** Deadlock reports already given (see reportDeadlock). */
   deadlocked = 0;
+  /** An interrupt that arrived after a COMMITTED wake: thrown at the next blocking call. */
+  pending: { error: unknown } | null = null;
   constructor(readonly greenlet: Greenlet) {}
 }
 
@@ -124,7 +137,7 @@ function push(entry: Entry, queue: Entry[]): void {
 }
 
 /** Makes a greenlet runnable with `wake` (it must not be parked with a live waiter: use wake()). */
-export function schedule(slot: Slot, wake: Wake, undo: (() => void) | null = null): void {
+export function schedule(slot: Slot, wake: Wake, undo: Undo = null): void {
   push({ slot, wake, undo, seq: slot.seq }, runq);
 }
 
@@ -142,7 +155,7 @@ export function scheduleNextTurn(slot: Slot): void {
  * meant to hand over. `undo` gives the handed-over result back if an
  * interrupt overtakes the wake.
  */
-export function wake(waiter: Waiter, result: Wake, undo: (() => void) | null = null): boolean {
+export function wake(waiter: Waiter, result: Wake, undo: Undo = null): boolean {
   if (!waiter.active) return false;
   waiter.active = false;
   schedule(waiter.slot, result, undo);
@@ -168,6 +181,10 @@ export function interrupt(g: Greenlet, error: unknown): boolean {
   if (entry !== null && entry.seq === slot.seq) {
     if ('error' in entry.wake) return true; // the first interrupt wins
     const undo = entry.undo;
+    if (undo === COMMITTED) {
+      slot.pending ??= { error };
+      return true;
+    }
     entry.undo = null;
     entry.wake = { error };
     undo?.();
@@ -252,6 +269,7 @@ export function park(register: (waiter: Waiter) => (() => void) | null): unknown
   const g = getcurrent();
   if (g === hub()) throw blockingOnHub('This call');
   const slot = slotOf(g);
+  throwPending(slot);
   const waiter: Waiter = { slot, active: true, cleanup: null };
   slot.waiter = waiter;
   try {
@@ -295,18 +313,37 @@ export function parkFor(timeoutMs: number | undefined, register: (waiter: Waiter
   });
 }
 
-/** Lets the greenlets runnable now run before the current one goes on, without a turn of the event loop; on the hub, returns at once. */
+/**
+ * Lets the greenlets runnable now run before the current one goes on,
+ * without a turn of the event loop; on the hub, returns at once. For a call
+ * whose work is done: an interrupt meanwhile waits for the next blocking call.
+ */
 export function yieldToRunnable(): void {
   const g = getcurrent();
   if (g === hub()) return;
   const slot = slotOf(g);
-  schedule(slot, { value: undefined });
+  schedule(slot, { value: undefined }, COMMITTED);
   suspend(slot);
 }
 
 /** Gives up the CPU until the current greenlet is made runnable again (it queued itself). */
 export function yieldTurn(slot: Slot): unknown {
+  throwPending(slot);
   return suspend(slot);
+}
+
+/** Throws an interrupt held back by a COMMITTED wake (see Undo). */
+function throwPending(slot: Slot): void {
+  const pending = slot.pending;
+  if (pending === null) return;
+  slot.pending = null;
+  throw pending.error;
+}
+
+/** Withdraws an interrupt held back for g's next blocking call (a Timeout cancelled before then). */
+export function withdrawPending(g: Greenlet, error: unknown): void {
+  const slot = slots.get(g);
+  if (slot !== undefined && slot.pending !== null && slot.pending.error === error) slot.pending = null;
 }
 
 function suspend(slot: Slot): unknown {

@@ -7,7 +7,7 @@
 // that a getter interrupted before it resumes (a Timeout, a kill) puts the
 // item back instead of losing it. Non-blocking calls work on the hub.
 import { codedError, invalidArgType, outOfRange, type CodedError } from '../errors';
-import { TIMED_OUT, assertCanBlock, parkFor, wake, yieldToRunnable, type Waiter } from './core';
+import { COMMITTED, TIMED_OUT, assertCanBlock, parkFor, wake, yieldToRunnable, type Waiter } from './core';
 import { checkMs } from './timeout';
 
 export interface QueueOpOptions {
@@ -208,7 +208,7 @@ export class Queue<T = unknown> {
     const putter = firstActive(this.#putters);
     if (putter === null) return;
     this.#insert(putter[1]);
-    wake(putter[0], { value: undefined });
+    wake(putter[0], { value: undefined }, COMMITTED);
   }
 }
 
@@ -341,7 +341,7 @@ export class Channel<T = unknown> {
     if (this.#returned.length > 0) return this.#returned.shift()!;
     const putter = firstActive(this.#putters);
     if (putter !== null) {
-      wake(putter[0], { value: undefined });
+      wake(putter[0], { value: undefined }, COMMITTED);
       return putter[1];
     }
     if (!block) throw empty();

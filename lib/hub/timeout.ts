@@ -3,7 +3,7 @@
 // (setTimeout): one per sleeping greenlet or pending Timeout.
 import { getcurrent, type Greenlet } from '../greenlet';
 import { codedError, invalidArgType, outOfRange } from '../errors';
-import { TIMED_OUT, assertCanBlock, interrupt, onHub, park, parkFor, scheduleNextTurn, slotOf, wake, yieldTurn } from './core';
+import { TIMED_OUT, assertCanBlock, interrupt, onHub, park, parkFor, scheduleNextTurn, slotOf, wake, withdrawPending, yieldTurn } from './core';
 
 /** Validates a time in ms: a number >= 0 (fractions allowed), or Infinity / undefined for "never" where `never` allows. */
 export function checkMs(name: string, value: unknown, never: boolean): number | undefined {
@@ -80,6 +80,7 @@ export class Timeout extends Error {
   readonly error: unknown;
   #timer: NodeJS.Timeout | null = null;
   #target: Greenlet | null = null;
+  #expiredIn: Greenlet | null = null; // where it expired: cancel() withdraws an interrupt still held back there
 
   constructor(ms?: number, error?: unknown) {
     const limit = checkMs('ms', ms, true);
@@ -101,6 +102,7 @@ export class Timeout extends Error {
 
   /** Starts the clock for the calling greenlet; returns this. */
   start(): this {
+    this.#expiredIn = null;
     if (this.#timer !== null) throw codedError(Error, 'ERR_LOOPLET_TIMEOUT_PENDING', 'This Timeout is already pending');
     if (onHub()) {
       throw codedError(
@@ -120,17 +122,24 @@ export class Timeout extends Error {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#target = null;
+    if (this.#expiredIn !== null) withdrawPending(this.#expiredIn, this.#thrown());
+    this.#expiredIn = null;
   }
 
   [Symbol.dispose](): void {
     this.cancel();
   }
 
+  #thrown(): unknown {
+    return this.error === undefined || this.error === false ? this : this.error;
+  }
+
   #expire(): void {
     const target = this.#target!;
     this.#timer = null;
     this.#target = null;
-    interrupt(target, this.error === undefined || this.error === false ? this : this.error);
+    this.#expiredIn = target;
+    interrupt(target, this.#thrown());
   }
 }
 
