@@ -33,6 +33,10 @@
     "xcode_settings": {
       "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
       "MACOSX_DEPLOYMENT_TARGET": "10.15"
+    },
+    "configurations": {
+      "Debug": {"defines": ["LP_ASSERTS=1"]},
+      "Release": {"defines": ["LP_ASSERTS=0"]}
     }
   },
   "targets": [],

@@ -1,6 +1,8 @@
 // The raw native bindings, typed, and how they are found. Only lib/ talks to
-// them: every native call returns a value >= 0 or a negative errno, and never
-// throws for bad input (lib/ validates before calling).
+// them: every native call returns a value >= 0, or reports a failure as a
+// negative errno (where one call can fail) or as a NativeFailure naming the
+// call that failed (where several can), and never throws for bad input (lib/
+// validates before calling).
 //
 // Three binaries (binding.gyp):
 //   looplet           Node-API only: one build loads on every Node line.
@@ -16,6 +18,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { codedError, type CodedError } from './errors';
 
+/** A failed native call: its errno (negative, as in Node.js) and the call that failed. */
+export interface NativeFailure {
+  errno: number;
+  syscall: string;
+}
+
 export interface NativePollerHandle {
   add(fd: number, events: number): number;
   mod(fd: number, events: number): number;
@@ -26,20 +34,26 @@ export interface NativePollerHandle {
   fileno(): number;
   caps(): number;
   close(): void;
-  watch(onReady: () => void): number;
+  /**
+   * Starts delivering through the event loop: 0, or the failure (nothing is
+   * left behind). onReady() means events may be pending; onReady(errno,
+   * syscall) that waiting failed (the watch should stop).
+   */
+  watch(onReady: (errno?: number, syscall?: string) => void): 0 | NativeFailure;
   unwatch(): void;
   rearm(): void;
   ref(refed: boolean): void;
 }
 
 export interface NativeSys {
-  socketpair(): [number, number] | number;
-  listen(host: string, port: number, backlog: number): number;
-  connect(host: string, port: number): number;
-  accept(fd: number): number;
-  localPort(fd: number): number;
-  dup2(oldFd: number, newFd: number): number;
-  close(fd: number): number;
+  socketpair(): [number, number] | NativeFailure;
+  /** host: a numeric IPv4 or IPv6 address. */
+  listen(host: string, port: number, backlog: number): number | NativeFailure;
+  connect(host: string, port: number): number | NativeFailure;
+  accept(fd: number): number | NativeFailure;
+  localPort(fd: number): number | NativeFailure;
+  dup2(oldFd: number, newFd: number): number | NativeFailure;
+  close(fd: number): number | NativeFailure;
 }
 
 export interface NativeBinding {

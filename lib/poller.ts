@@ -85,9 +85,11 @@ export function fileobjToFd(fileobj: unknown, name = 'fileobj'): number {
   return fd;
 }
 
+// A 32-bit unsigned integer, as the native side takes it: bit operations
+// alone would look at the low 32 bits of a larger number.
 function checkEvents(events: unknown): number {
   if (typeof events !== 'number') throw invalidArgType('events', 'of type number', events);
-  if (!Number.isInteger(events) || (events & EVENT_MASK) === 0 || (events & ~(EVENT_MASK | FLAG_MASK)) !== 0) {
+  if (events >>> 0 !== events || (events & EVENT_MASK) === 0 || (events & ~(EVENT_MASK | FLAG_MASK)) !== 0) {
     throw codedError(
       RangeError,
       'ERR_LOOPLET_INVALID_EVENTS',
@@ -164,7 +166,7 @@ export class Poller<T = unknown> {
     const native = binding();
     const backend = options.backend ?? (native.defaultBackend as Backend);
     if (typeof backend !== 'string') throw invalidArgType('options.backend', 'of type string', backend);
-    const id = native.backends[backend];
+    const id = Object.hasOwn(native.backends, backend) ? native.backends[backend] : undefined;
     if (id === undefined) {
       const known = ['epoll', 'kqueue', 'poll', 'select'].includes(backend);
       throw codedError(
@@ -206,8 +208,9 @@ export class Poller<T = unknown> {
   }
 
   register(fileobj: FileLike, events: number, data?: T): SelectorKey<T> {
-    const native = this.#open();
+    this.#open();
     const fd = fileobjToFd(fileobj);
+    const native = this.#open(); // fileno() may have closed the poller
     checkEvents(events);
     if (this.#keys.has(fd)) {
       throw codedError(Error, 'ERR_LOOPLET_ALREADY_REGISTERED', `fd ${fd} is already registered`);
@@ -226,8 +229,9 @@ export class Poller<T = unknown> {
   }
 
   modify(fileobj: FileLike, events: number, data?: T): SelectorKey<T> {
-    const native = this.#open();
+    this.#open();
     const fd = this.#lookup(fileobj);
+    const native = this.#open();
     checkEvents(events);
     const old = this.#known(fd);
     this.#checkFlags(events);
@@ -244,8 +248,9 @@ export class Poller<T = unknown> {
 
   /** Removes a registration; succeeds even if the fd was closed or its number reused since. */
   unregister(fileobj: FileLike): SelectorKey<T> {
-    const native = this.#open();
+    this.#open();
     const fd = this.#lookup(fileobj);
+    const native = this.#open();
     const key = this.#known(fd);
     native.del(fd);
     this.#keys.delete(fd);
@@ -277,7 +282,9 @@ export class Poller<T = unknown> {
   /** The key of a registered fd; throws ERR_LOOPLET_NOT_REGISTERED otherwise. */
   getKey(fileobj: FileLike): SelectorKey<T> {
     this.#open();
-    return this.#known(this.#lookup(fileobj));
+    const fd = this.#lookup(fileobj);
+    this.#open();
+    return this.#known(fd);
   }
 
   /** A read-only map fd -> key, live. */
@@ -291,13 +298,16 @@ export class Poller<T = unknown> {
    * again on every loop turn while they stay ready). epoll/kqueue use the
    * poller's fd; poll/select use a helper thread. Registrations may change
    * while watching. Keeps the process alive unless unref() was called.
+   * If waiting fails (e.g. poll() refuses more fds than RLIMIT_NOFILE), the
+   * watch stops and the error is thrown once from the event loop, as an
+   * uncaught exception.
    */
   watch(callback: WatchCallback<T>): this {
     const native = this.#open();
     if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
     if (this.#watchCallback) throw codedError(Error, 'ERR_LOOPLET_ALREADY_WATCHING', 'This poller is already being watched; call unwatch() first');
-    const rc = native.watch(() => this.#onReady());
-    if (rc < 0) throw systemError(rc, 'uv_poll_start');
+    const result = native.watch((errno, syscall) => this.#onReady(errno, syscall));
+    if (result !== 0) throw systemError(result.errno, result.syscall);
     this.#watchCallback = callback;
     return this;
   }
@@ -343,11 +353,20 @@ export class Poller<T = unknown> {
     this.close();
   }
 
-  #onReady(): void {
+  // A wait that failed would fail again at once: it is reported once and
+  // the watch stops. An exception from the callback leaves the watch on.
+  #onReady(errno?: number, syscall?: string): void {
     const callback = this.#watchCallback;
     if (callback === null || this.#native === null) return;
+    let ready: ReadyList<T>;
     try {
-      const ready = this.select(0);
+      if (errno !== undefined) throw systemError(errno, syscall ?? SYSCALLS[this.backend].wait);
+      ready = this.select(0);
+    } catch (err) {
+      this.unwatch();
+      throw err;
+    }
+    try {
       if (ready.length > 0) callback(ready);
     } finally {
       this.#native?.rearm();

@@ -2,14 +2,17 @@
 // non-blocking socketpair and non-blocking TCP sockets. Read and write the
 // fds with fs.readSync / fs.writeSync (EAGAIN surfaces as an error with
 // code 'EAGAIN') and close them with close() below.
+import * as net from 'node:net';
 import * as os from 'node:os';
-import { binding } from './binding';
-import { invalidArgType, outOfRange, systemError } from './errors';
+import { binding, type NativeFailure } from './binding';
+import { codedError, invalidArgType, outOfRange, systemError } from './errors';
 import { fileobjToFd } from './poller';
 
-function check(rc: number, syscall: string): number {
-  if (rc < 0) throw systemError(rc, syscall);
-  return rc;
+const EAGAIN = -os.constants.errno.EAGAIN;
+
+function check(result: number | NativeFailure, fd?: number): number {
+  if (typeof result === 'number') return result;
+  throw systemError(result.errno, result.syscall, fd);
 }
 
 function checkPort(port: unknown): number {
@@ -18,43 +21,79 @@ function checkPort(port: unknown): number {
   return port;
 }
 
+/**
+ * A numeric IPv4 or IPv6 address (an IPv6 one may carry a %scope), or
+ * 'localhost', which means 127.0.0.1: these calls never make a name lookup,
+ * which could block the thread.
+ */
 function checkHost(host: unknown): string {
   if (typeof host !== 'string') throw invalidArgType('host', 'of type string', host);
+  if (host.includes('\0')) {
+    throw codedError(TypeError, 'ERR_INVALID_ARG_VALUE', `The "host" argument must be a string without null bytes. Received ${JSON.stringify(host)}`);
+  }
+  if (host === 'localhost') return '127.0.0.1';
+  if (net.isIP(host) === 0) {
+    throw codedError(
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      `The "host" argument must be an IPv4 or IPv6 address, or 'localhost'. Received ${JSON.stringify(host)}`,
+    );
+  }
   return host;
+}
+
+function checkBacklog(backlog: unknown): number {
+  if (typeof backlog !== 'number') throw invalidArgType('backlog', 'of type number', backlog);
+  if (!Number.isInteger(backlog) || backlog < 0 || backlog > 0x7fffffff) {
+    throw outOfRange('backlog', 'an integer >= 0 and <= 2147483647', backlog);
+  }
+  return backlog;
 }
 
 /** A connected pair of non-blocking, close-on-exec AF_UNIX stream sockets. */
 export function socketpair(): [number, number] {
-  const rc = binding().sys.socketpair();
-  if (typeof rc === 'number') throw systemError(rc, 'socketpair');
-  return rc;
+  const result = binding().sys.socketpair();
+  if (Array.isArray(result)) return result;
+  throw systemError(result.errno, result.syscall);
 }
 
-/** A non-blocking TCP socket listening on an IPv4 address (port 0 picks one; see localPort). */
+/**
+ * A non-blocking TCP socket listening on host: a numeric IPv4 or IPv6
+ * address, or 'localhost' (127.0.0.1). Port 0 picks a free port (see
+ * localPort).
+ */
 export function listen(host: string, port: number, backlog = 511): number {
-  return check(binding().sys.listen(checkHost(host), checkPort(port), backlog), 'listen');
+  const address = checkHost(host);
+  return check(binding().sys.listen(address, checkPort(port), checkBacklog(backlog)));
 }
 
-/** Starts a non-blocking TCP connect; the socket becomes writable once connected. */
+/**
+ * Starts a non-blocking TCP connect to host (as for listen); the socket
+ * becomes writable once connected.
+ */
 export function connect(host: string, port: number): number {
-  return check(binding().sys.connect(checkHost(host), checkPort(port)), 'connect');
+  const address = checkHost(host);
+  return check(binding().sys.connect(address, checkPort(port)));
 }
 
 /** Accepts a pending connection as a non-blocking fd, or returns -1 when none is pending. */
 export function accept(listenFd: number): number {
-  const rc = binding().sys.accept(fileobjToFd(listenFd, 'listenFd'));
-  if (rc === -os.constants.errno.EAGAIN) return -1;
-  return check(rc, 'accept');
+  const fd = fileobjToFd(listenFd, 'listenFd');
+  const result = binding().sys.accept(fd);
+  if (typeof result !== 'number' && result.errno === EAGAIN) return -1;
+  return check(result, fd);
 }
 
-/** The local port of a bound socket. */
+/** The local port of a bound IPv4 or IPv6 socket (EAFNOSUPPORT for other sockets). */
 export function localPort(fd: number): number {
-  return check(binding().sys.localPort(fileobjToFd(fd, 'fd')), 'getsockname');
+  const checked = fileobjToFd(fd, 'fd');
+  return check(binding().sys.localPort(checked), checked);
 }
 
 /** dup2(oldFd, newFd): makes newFd refer to oldFd's file; returns newFd. */
 export function dup2(oldFd: number, newFd: number): number {
-  return check(binding().sys.dup2(fileobjToFd(oldFd, 'oldFd'), fileobjToFd(newFd, 'newFd')), 'dup2');
+  const from = fileobjToFd(oldFd, 'oldFd');
+  return check(binding().sys.dup2(from, fileobjToFd(newFd, 'newFd')), from);
 }
 
 /**
@@ -62,5 +101,6 @@ export function dup2(oldFd: number, newFd: number): number {
  * fs.closeSync warns about fds that fs did not open.
  */
 export function close(fd: number): void {
-  check(binding().sys.close(fileobjToFd(fd, 'fd')), 'close');
+  const checked = fileobjToFd(fd, 'fd');
+  check(binding().sys.close(checked), checked);
 }

@@ -13,9 +13,16 @@
 //   5. aarch64        scripts/test-aarch64.sh: cross build, ctest under
 //                     qemu-aarch64; when CI is set, skipped (with the reason)
 //                     when the cross tools are missing
+//   6. build-c-fuzz/  the libFuzzer target native/fuzz/fuzz_core.cc (clang-14,
+//                     -fsanitize=fuzzer,address,undefined, -DLOOPLET_FUZZ=ON),
+//                     run for LOOPLET_FUZZ_SECONDS (default 45) from the seed
+//                     corpus native/fuzz/corpus (new inputs go to
+//                     build-c-fuzz/corpus); when CI is set or LOOPLET_FUZZ=1,
+//                     skipped (with the reason) without clang-14 and
+//                     libclang-rt-14-dev
 // Prints a summary and exits non-zero if any step failed. No dependencies.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +33,8 @@ const jobs = String(Math.max(2, Math.min(8, os.availableParallelism?.() ?? os.cp
 const isSet = (v) => v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 const ci = isSet(process.env.CI);
 const sanitize = ci || process.env.LOOPLET_SANITIZE === '1';
+const fuzz = ci || process.env.LOOPLET_FUZZ === '1';
+const fuzzSeconds = Number(process.env.LOOPLET_FUZZ_SECONDS) > 0 ? Number(process.env.LOOPLET_FUZZ_SECONDS) : 45;
 const sanitizerEnv = {
   ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1',
   UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
@@ -155,6 +164,51 @@ function valgrindRun(buildDir) {
   }
 }
 
+// clang-14 can build a libFuzzer program (libclang-rt-14-dev has the runtime).
+function libFuzzerMissing() {
+  if (!onPath('clang-14') || !onPath('clang++-14')) return 'clang-14 not found';
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'looplet-fuzz-probe-'));
+  try {
+    const src = path.join(dir, 'probe.cc');
+    writeFileSync(src, 'extern "C" int LLVMFuzzerTestOneInput(const char *, unsigned long) { return 0; }\n');
+    const r = spawnSync('clang++-14', ['-fsanitize=fuzzer,address,undefined', src, '-o', path.join(dir, 'probe')], {
+      stdio: 'ignore',
+    });
+    return r.status === 0 ? '' : 'clang-14 cannot link -fsanitize=fuzzer (libclang-rt-14-dev missing?)';
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// The libFuzzer target, run for a bounded time. A crash leaves its input in
+// build-c-fuzz/ (crash-<sha1>), and the output says how to replay it.
+function fuzzStep() {
+  const name = `libFuzzer fuzz_core (${fuzzSeconds} s)`;
+  const missing = libFuzzerMissing();
+  if (missing) {
+    console.log(`\n== ${name}\n${missing}: skipped (apt-get install clang-14 libclang-rt-14-dev)`);
+    record(name, 'SKIP', 0, `${missing}; apt-get install clang-14 libclang-rt-14-dev`);
+    return;
+  }
+  const buildDir = path.join(root, 'build-c-fuzz');
+  dropForeignCache(buildDir);
+  const configured =
+    step('fuzz: configure', 'cmake', [
+      '-S', source, '-B', buildDir,
+      '-DCMAKE_C_COMPILER=clang-14', '-DCMAKE_CXX_COMPILER=clang++-14',
+      '-DCMAKE_BUILD_TYPE=RelWithDebInfo', '-DLOOPLET_FUZZ=ON', '-DLOOPLET_BUILD_TESTS=OFF',
+      '-DLOOPLET_INSTALL=OFF', '-DLOOPLET_WARNINGS_AS_ERRORS=ON',
+    ]) && step('fuzz: build', 'cmake', ['--build', buildDir, '--parallel', jobs, '--target', 'fuzz_core']);
+  if (!configured) return;
+  const corpus = path.join(buildDir, 'corpus');
+  mkdirSync(corpus, { recursive: true });
+  const ok = step(name, path.join(buildDir, 'fuzz', 'fuzz_core'), [
+    `-max_total_time=${fuzzSeconds}`, '-timeout=10', '-rss_limit_mb=2048', '-print_final_stats=1',
+    `-artifact_prefix=${buildDir}/`, corpus, path.join(source, 'fuzz', 'corpus'),
+  ], { env: { ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1' } });
+  if (!ok) console.log(`replay a crash with: ${path.relative(root, path.join(buildDir, 'fuzz', 'fuzz_core'))} build-c-fuzz/crash-<sha1>`);
+}
+
 function main() {
   if (!onPath('cmake') || !onPath('ctest')) {
     record('cmake', 'FAIL', 0, 'cmake/ctest not found on PATH (cmake >= 3.16 is needed)');
@@ -204,6 +258,9 @@ function main() {
     record('ucontext', 'SKIP', 0, 'runs when CI is set');
     record('aarch64 (qemu-user)', 'SKIP', 0, 'runs when CI is set (or: bash scripts/test-aarch64.sh)');
   }
+
+  if (fuzz) fuzzStep();
+  else record('libFuzzer fuzz_core', 'SKIP', 0, 'set LOOPLET_FUZZ=1 or CI to run');
 }
 
 main();

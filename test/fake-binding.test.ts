@@ -2,26 +2,28 @@
 // which operations reach the native side (and so make a syscall), how
 // timeouts and results are converted, and how native failures become errors.
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { NativeBinding, NativePollerHandle } from '../lib/binding';
+import type { NativeBinding, NativeFailure, NativePollerHandle } from '../lib/binding';
 
 type Call = [string, ...unknown[]];
 
 const fake = vi.hoisted(() => ({
   calls: [] as Call[],
-  /** Return values for the next add/mod/del/watch calls (default 0). */
-  next: {} as Partial<Record<'add' | 'mod' | 'del' | 'watch', number[]>>,
+  /** Return values for the next add/mod/del calls (default 0). */
+  next: {} as Partial<Record<'add' | 'mod' | 'del', number[]>>,
+  /** Failures for the next watch calls (default: success). */
+  watchFailures: [] as NativeFailure[],
   /** (fd, events) pairs the next wait() stores, or a negative errno. */
   ready: [] as Array<[number, number]> | number,
   ctorErrno: 0,
-  last: null as null | { buffer: Int32Array | null; onReady: (() => void) | null },
+  last: null as null | { buffer: Int32Array | null; onReady: ((errno?: number, syscall?: string) => void) | null },
 }));
 
 vi.mock('../lib/binding', () => {
   const CAPS: Record<number, number> = { 1: 0x1 | 0x2 | 0x4 | 0x8, 3: 0x2 | 0x8, 4: 0x2 };
-  const take = (op: 'add' | 'mod' | 'del' | 'watch') => fake.next[op]?.shift() ?? 0;
+  const take = (op: 'add' | 'mod' | 'del') => fake.next[op]?.shift() ?? 0;
   class FakeNativePoller implements NativePollerHandle {
     buffer: Int32Array | null = null;
-    onReady: (() => void) | null = null;
+    onReady: ((errno?: number, syscall?: string) => void) | null = null;
     constructor(readonly id: number) {
       if (fake.ctorErrno) {
         const err = new Error('lp_poller_new failed') as Error & { errno: number };
@@ -64,11 +66,12 @@ vi.mock('../lib/binding', () => {
     close() {
       fake.calls.push(['close']);
     }
-    watch(onReady: () => void) {
+    watch(onReady: (errno?: number, syscall?: string) => void) {
       fake.calls.push(['watch']);
-      const rc = take('watch');
-      if (rc === 0) this.onReady = onReady;
-      return rc;
+      const failure = fake.watchFailures.shift();
+      if (failure) return failure;
+      this.onReady = onReady;
+      return 0 as const;
     }
     unwatch() {
       fake.calls.push(['unwatch']);
@@ -86,14 +89,14 @@ vi.mock('../lib/binding', () => {
     backends: { epoll: 1, poll: 3, select: 4 },
     defaultBackend: 'epoll',
     sys: {
-      socketpair: () => -24,
-      listen: () => -1,
-      connect: () => -1,
-      accept: () => -11,
-      localPort: () => -1,
-      dup2: () => -9,
+      socketpair: () => ({ errno: -24, syscall: 'socketpair' }),
+      listen: () => ({ errno: -98, syscall: 'bind' }),
+      connect: () => ({ errno: -24, syscall: 'socket' }),
+      accept: () => ({ errno: -11, syscall: 'accept4' }),
+      localPort: () => ({ errno: -97, syscall: 'getsockname' }),
+      dup2: () => ({ errno: -9, syscall: 'dup2' }),
       close: () => 0,
-    } as NativeBinding['sys'],
+    },
     version: 0x100,
   };
   return { binding: () => binding, packageRoot: () => '/fake' };
@@ -105,6 +108,7 @@ import { EVENT_READ, EVENT_WRITE, ONESHOT, Poller, sys } from '../lib/index';
 beforeEach(() => {
   fake.calls.length = 0;
   fake.next = {};
+  fake.watchFailures = [];
   fake.ready = [];
   fake.ctorErrno = 0;
 });
@@ -301,13 +305,48 @@ describe('Poller over a fake binding', () => {
     expect(calls()).toEqual([['add', 5, EVENT_READ]]);
   });
 
-  it('a failing native watch leaves the poller unwatched', () => {
+  it('a failing native watch leaves the poller unwatched, with the call that failed', () => {
     const p = new Poller();
-    fake.next.watch = [-24];
-    expect(() => p.watch(() => {})).toThrow(expect.objectContaining({ code: 'EMFILE', errno: -24 }));
+    fake.watchFailures = [{ errno: -24, syscall: 'eventfd' }];
+    expect(() => p.watch(() => {})).toThrow(expect.objectContaining({ code: 'EMFILE', errno: -24, syscall: 'eventfd' }));
     expect(p.watching).toBe(false);
     expect(() => p.watch(() => {})).not.toThrow();
     expect(p.watching).toBe(true);
+  });
+
+  it('a wait that fails while watched is thrown once and stops the watch', () => {
+    const p = new Poller({ backend: 'poll' });
+    p.register(5, EVENT_READ);
+    const batches: unknown[] = [];
+    p.watch((ready) => batches.push(ready));
+    const onReady = fake.last!.onReady!;
+    calls();
+    expect(() => onReady(-22, 'poll')).toThrow(expect.objectContaining({ code: 'EINVAL', errno: -22, syscall: 'poll' }));
+    expect(p.watching).toBe(false);
+    expect(calls()).toEqual([['unwatch']]);
+    expect(() => onReady()).not.toThrow(); // a late delivery after the stop is dropped
+    expect(calls()).toEqual([]);
+
+    p.watch((ready) => batches.push(ready));
+    calls();
+    fake.ready = -22;
+    expect(() => fake.last!.onReady!()).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'poll' }));
+    expect(p.watching).toBe(false);
+    expect(calls()).toEqual([['wait', 0], ['unwatch']]);
+    expect(batches).toEqual([]);
+  });
+
+  it('an exception from the callback keeps the watch (and re-arms)', () => {
+    const p = new Poller({ backend: 'poll' });
+    p.register(5, EVENT_READ);
+    p.watch(() => {
+      throw new Error('boom');
+    });
+    calls();
+    fake.ready = [[5, EVENT_READ]];
+    expect(() => fake.last!.onReady!()).toThrow('boom');
+    expect(p.watching).toBe(true);
+    expect(calls()).toEqual([['wait', 0], ['rearm']]);
   });
 
   it('ref/unref reach the native side; close() is idempotent and stops the watch', () => {
@@ -330,9 +369,13 @@ describe('Poller over a fake binding', () => {
     expect(calls()).toEqual([]);
   });
 
-  it('sys turns negative results into system errors', () => {
-    expect(() => sys.socketpair()).toThrow(expect.objectContaining({ code: 'EMFILE', syscall: 'socketpair' }));
+  it('sys turns native failures into system errors naming the call that failed', () => {
+    expect(() => sys.socketpair()).toThrow(expect.objectContaining({ code: 'EMFILE', errno: -24, syscall: 'socketpair' }));
     expect(sys.accept(3)).toBe(-1);
-    expect(() => sys.dup2(3, 4)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'dup2' }));
+    expect(() => sys.dup2(3, 4)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'dup2', fd: 3 }));
+    expect(() => sys.listen('::1', 80)).toThrow(expect.objectContaining({ code: 'EADDRINUSE', syscall: 'bind' }));
+    expect(() => sys.connect('localhost', 80)).toThrow(expect.objectContaining({ code: 'EMFILE', syscall: 'socket' }));
+    expect(() => sys.localPort(7)).toThrow(expect.objectContaining({ code: 'EAFNOSUPPORT', syscall: 'getsockname', fd: 7 }));
+    expect(sys.close(7)).toBeUndefined();
   });
 });

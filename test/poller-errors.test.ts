@@ -55,6 +55,17 @@ describe('Poller constructor', () => {
     );
   });
 
+  it('rejects names of Object.prototype members as unknown backends (no prototype lookup)', () => {
+    for (const name of ['toString', '__proto__', 'constructor', 'valueOf', 'hasOwnProperty']) {
+      expectError(
+        () => new Poller({ backend: name as never }),
+        RangeError,
+        'ERR_INVALID_ARG_VALUE',
+        `The "options.backend" must be one of 'epoll', 'kqueue', 'poll', 'select'. Received "${name}"`,
+      );
+    }
+  });
+
   it('rejects options and backend of the wrong type', () => {
     expectError(
       () => new Poller('epoll' as never),
@@ -146,6 +157,28 @@ describe.each(Poller.backends())('argument errors with the %s backend', (backend
     );
   });
 
+  it('events beyond 32 bits: RangeError ERR_LOOPLET_INVALID_EVENTS (not truncated to valid bits)', () => {
+    const p = open();
+    const [rd] = socketpair();
+    for (const bad of [2 ** 32 + 1, -(2 ** 32) + 1, 2 ** 32 + EVENT_READ + EVENT_WRITE, 2 ** 53 + 2]) {
+      expectError(
+        () => p.register(rd, bad),
+        RangeError,
+        'ERR_LOOPLET_INVALID_EVENTS',
+        `Invalid events: ${bad}. Use EVENT_READ and/or EVENT_WRITE, optionally with EDGE_TRIGGERED or ONESHOT`,
+      );
+    }
+    expect(p.getMap().size).toBe(0);
+    p.register(rd, EVENT_READ);
+    expectError(
+      () => p.modify(rd, 2 ** 32 + EVENT_WRITE),
+      RangeError,
+      'ERR_LOOPLET_INVALID_EVENTS',
+      `Invalid events: ${2 ** 32 + EVENT_WRITE}. Use EVENT_READ and/or EVENT_WRITE, optionally with EDGE_TRIGGERED or ONESHOT`,
+    );
+    expect(p.getKey(rd).events).toBe(EVENT_READ);
+  });
+
   it('the fd is validated before the events', () => {
     const p = open();
     expect(thrown(() => p.register(-1, 0)).code).toBe('ERR_OUT_OF_RANGE');
@@ -170,6 +203,28 @@ describe.each(Poller.backends())('argument errors with the %s backend', (backend
     p.close();
     expectError(() => p.register(0, EVENT_READ), Error, 'ERR_LOOPLET_POLLER_CLOSED', 'The poller is closed');
     expectError(() => p.select(), Error, 'ERR_LOOPLET_POLLER_CLOSED', 'The poller is closed');
+  });
+
+  it('a fileno() that closes the poller: ERR_LOOPLET_POLLER_CLOSED from register, modify, unregister and getKey', () => {
+    const [rd] = socketpair();
+    const closing = (p: Poller) => ({
+      fileno: () => {
+        p.close();
+        return rd;
+      },
+    });
+    let p = open();
+    expectError(() => p.register(closing(p), EVENT_READ), Error, 'ERR_LOOPLET_POLLER_CLOSED', 'The poller is closed');
+    for (const call of [
+      (q: Poller) => q.modify(closing(q), EVENT_WRITE),
+      (q: Poller) => q.unregister(closing(q)),
+      (q: Poller) => q.getKey(closing(q)),
+    ]) {
+      p = open();
+      p.register(rd, EVENT_READ);
+      expectError(() => call(p), Error, 'ERR_LOOPLET_POLLER_CLOSED', 'The poller is closed');
+      expect(p.closed).toBe(true);
+    }
   });
 
   it('timeout: RangeError for NaN, TypeError for other types', () => {

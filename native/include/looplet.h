@@ -71,7 +71,9 @@ LP_EXTERN const char *lp_backend_name(lp_backend_t backend);
 /* 1 if this build and platform provide the backend, else 0. */
 LP_EXTERN int lp_backend_available(lp_backend_t backend);
 
-/* Creates a poller. *out is set on success. -ENOSYS: backend not built here. */
+/* Creates a poller. *out is set on success. -ENOSYS: backend not built here;
+ * -EMFILE / -ENFILE: no fd for it (epoll takes two, kqueue one, poll and
+ * select none). */
 LP_EXTERN int lp_poller_new(lp_poller_t **out, lp_backend_t backend);
 /* Closes the backend fd and frees the poller. NULL is ignored. */
 LP_EXTERN void lp_poller_free(lp_poller_t *p);
@@ -79,7 +81,8 @@ LP_EXTERN void lp_poller_free(lp_poller_t *p);
 LP_EXTERN lp_backend_t lp_poller_backend(const lp_poller_t *p);
 LP_EXTERN unsigned lp_poller_caps(const lp_poller_t *p);
 /* The backend's own fd (epoll, kqueue), readable when an event is pending,
- * or -1 for backends that have none (poll, select). */
+ * or -1 for backends that have none (poll, select). It names the same open
+ * file for the poller's whole life. */
 LP_EXTERN int lp_poller_fileno(const lp_poller_t *p);
 /* Number of registered fds. */
 LP_EXTERN size_t lp_poller_count(const lp_poller_t *p);
@@ -94,7 +97,10 @@ LP_EXTERN size_t lp_poller_count(const lp_poller_t *p);
  */
 LP_EXTERN int lp_poller_add(lp_poller_t *p, int fd, unsigned events, void *data);
 /* Changes the events and data of a registered fd (-ENOENT if not registered).
- * Re-arms a one-shot registration. */
+ * Re-arms a one-shot registration. A call that changes the events (or
+ * re-arms) watches the file the fd number names now, also if it was closed
+ * and reused since it was registered; one that changes only data makes no
+ * syscall. */
 LP_EXTERN int lp_poller_mod(lp_poller_t *p, int fd, unsigned events, void *data);
 /* Removes fd. Succeeds when fd was registered, even if it has been closed or
  * its number reused since; -ENOENT if it was not registered. No event for a
@@ -112,10 +118,13 @@ LP_EXTERN int lp_poller_interest(const lp_poller_t *p, lp_event_t *out, int max)
  * Waits up to timeout_ms for readiness and stores at most max events in out.
  * Returns the number stored (0 on timeout). Interrupted waits (EINTR) resume
  * with the remaining time, rounded up to whole milliseconds. Each fd appears
- * at most once per call. With poll and select, a closed fd that is still
- * registered is reported ready for its whole interest, so that the caller
- * notices and removes it; epoll and kqueue drop closed files by themselves
- * and report nothing for them.
+ * at most once per call. A registered fd closed without lp_poller_del: poll
+ * and select report it ready for its whole interest, so that the caller
+ * notices and removes it; kqueue reports nothing for it; epoll reports
+ * nothing once its file is closed, but while another fd (a dup, a child
+ * process) keeps the file open it reports that file's readiness under the
+ * number. Nothing of a removed registration is ever reported, and what such
+ * fds leave in the kernel never hides a ready fd (docs/poller.md).
  */
 LP_EXTERN int lp_poller_wait(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms);
 

@@ -113,8 +113,14 @@ static inline int lpt_pair(int sv[2]) {
     return -1;
   }
   for (i = 0; i < 2; i++) {
-    fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK);
-    fcntl(sv[i], F_SETFD, FD_CLOEXEC);
+    int fl = fcntl(sv[i], F_GETFL);
+    if (fl == -1 || fcntl(sv[i], F_SETFL, fl | O_NONBLOCK) == -1 ||
+        fcntl(sv[i], F_SETFD, FD_CLOEXEC) == -1) {
+      lpt_failf(__FILE__, __LINE__, "fcntl: %s", strerror(errno));
+      close(sv[0]);
+      close(sv[1]);
+      return -1;
+    }
   }
   return 0;
 }

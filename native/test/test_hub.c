@@ -231,6 +231,64 @@ out:
   CHECK_EQ(lp_hub_free(hub), 0);
 }
 
+/* Fills fd's send buffer, so that it is not writable. */
+static void fill_send_buffer(int fd) {
+  int small = 4096;
+  char buf[4096];
+  memset(buf, 'f', sizeof buf);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  while (write(fd, buf, sizeof buf) > 0) {
+  }
+}
+
+static int rearm_results[2];
+
+static void rearm_reader(lp_hub_t *hub, void *arg) {
+  (void)arg;
+  rearm_results[0] = lp_hub_wait_fd(hub, pair_fds[0], LP_EVENT_READ, 5000);
+}
+
+static void rearm_writer(lp_hub_t *hub, void *arg) {
+  (void)arg;
+  rearm_results[1] = lp_hub_wait_fd(hub, pair_fds[0], LP_EVENT_WRITE, 5000);
+}
+
+/*
+ * A reader and a writer wait on one fd, which is closed while a dup keeps
+ * its file open. Its readability still arrives (epoll keeps the file's entry)
+ * and wakes the reader; on the one-shot backends the registration the writer
+ * still needs cannot be re-armed (the number is closed): the writer's wait
+ * ends with -EBADF at once instead of waiting without a registration until
+ * its timeout. poll and select report the closed number ready for both.
+ */
+static void hub_rearm_failure_ends_waits(lp_backend_t b) {
+  lp_hub_t *hub = new_hub(b);
+  int keep = -1, fd;
+  REQUIRE(hub != NULL);
+  if (lpt_pair(pair_fds) != 0) goto out;
+  fd = pair_fds[0];
+  fill_send_buffer(fd);
+  rearm_results[0] = rearm_results[1] = 1000;
+  CHECK_EQ(lp_hub_spawn(hub, rearm_reader, NULL, 0, NULL), 0);
+  CHECK_EQ(lp_hub_spawn(hub, rearm_writer, NULL, 0, NULL), 0);
+  CHECK_EQ(lp_hub_run_once(hub, 0), 2); /* both wait */
+  keep = dup(fd);
+  CHECK(lpt_send(pair_fds[1], 1));
+  close(fd);
+  CHECK_EQ(lp_hub_run(hub), 0);
+  if (b == LP_BACKEND_POLL || b == LP_BACKEND_SELECT) {
+    CHECK_EQ(rearm_results[0], LP_EVENT_READ);
+    CHECK_EQ(rearm_results[1], LP_EVENT_WRITE);
+  } else {
+    CHECK_EQ(rearm_results[0], LP_EVENT_READ);
+    CHECK_EQ(rearm_results[1], -EBADF);
+  }
+  close(keep);
+  close(pair_fds[1]);
+out:
+  CHECK_EQ(lp_hub_free(hub), 0);
+}
+
 static int reuse_results[2];
 static int reuse_fd;
 
@@ -527,6 +585,7 @@ static const lpt_case cases[] = {
     LPT_CASE(hub_wait_readable),
     LPT_CASE(hub_wait_timeout),
     LPT_CASE(hub_two_waiters_one_fd),
+    LPT_CASE(hub_rearm_failure_ends_waits),
     LPT_CASE(hub_fd_reuse),
     LPT_CASE(hub_cancel),
     LPT_CASE(hub_close_wakes_waiter),

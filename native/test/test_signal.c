@@ -44,18 +44,31 @@ static int start_ticks(struct sigaction *old) {
   if (sigaction(SIGALRM, &sa, old) != 0) return -1;
   sigemptyset(&set);
   sigaddset(&set, SIGALRM);
-  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  if (sigprocmask(SIG_UNBLOCK, &set, NULL) != 0) return -1;
   memset(&it, 0, sizeof it);
   it.it_value.tv_usec = TICK_MS * 1000;
   it.it_interval.tv_usec = TICK_MS * 1000;
   return setitimer(ITIMER_REAL, &it, NULL);
 }
 
+/* A tick may still be pending when the timer stops (valgrind delivers
+ * signals late): it is blocked, then discarded by SIG_IGN, before the old
+ * (default: fatal) disposition comes back. */
 static void stop_ticks(const struct sigaction *old) {
   struct itimerval it;
+  struct sigaction ignore;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGALRM);
+  CHECK(sigprocmask(SIG_BLOCK, &set, NULL) == 0);
   memset(&it, 0, sizeof it);
-  setitimer(ITIMER_REAL, &it, NULL);
-  sigaction(SIGALRM, old, NULL);
+  CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+  memset(&ignore, 0, sizeof ignore);
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  CHECK(sigaction(SIGALRM, &ignore, NULL) == 0);
+  CHECK(sigaction(SIGALRM, old, NULL) == 0);
+  CHECK(sigprocmask(SIG_UNBLOCK, &set, NULL) == 0);
   wake_fd = -1;
 }
 

@@ -1,5 +1,6 @@
 // NativePoller: the binding of lp_poller_t. It converts arguments and
-// results and reports failures as negative errno values; lib/poller.ts
+// results and reports failures as negative errno values, or as
+// { errno, syscall } where more than one call can fail; lib/poller.ts
 // validates input, owns the registration keys and builds the JS errors.
 //
 // wait() stores (fd, events) pairs into an Int32Array the JS side supplies
@@ -7,76 +8,32 @@
 //
 // watch(): delivers readiness through the environment's libuv loop.
 //   - epoll / kqueue: a uv_poll handle watches the poller's own fd.
-//   - poll / select: a helper thread poll()s a snapshot of the interest set
-//     plus a wake pipe and signals a uv_async handle when something is ready;
-//     it then sleeps until rearm(). The JS thread harvests with wait(0) and
-//     calls rearm(), which also refreshes the snapshot after registrations
-//     change. The helper never touches the lp_poller_t itself.
+//   - poll / select: a WatchHelper thread (watch_helper.h) polls a snapshot
+//     of the interest set and signals the loop. The JS thread harvests with
+//     wait(0) and calls rearm(), which also refreshes the snapshot after
+//     registrations change.
+//   onReady() is called with no arguments when events may be pending, or
+//   with (errno, syscall) when waiting failed; the JS side then stops.
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <unistd.h>
 #include <uv.h>
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "addon.h"
 #include "looplet.h"
+#include "lp_assert.h"
+#include "watch_helper.h"
 
 namespace {
 
-// State shared by the JS thread and the helper thread. Freed by the uv_async
-// close callback, after the thread has been joined.
-struct Helper {
-  uv_async_t async;
-  std::thread thread;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<struct pollfd> snapshot;  // guarded by mu
-  bool armed = false;                   // guarded by mu
-  bool stop = false;                    // guarded by mu
-  int wake[2] = {-1, -1};
-  void *owner = nullptr;  // NativePoller*, JS thread only; null once stopped
-
-  void Run() {
-    std::vector<struct pollfd> fds;
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return stop || armed; });
-        if (stop) return;
-        fds = snapshot;
-      }
-      fds.push_back({wake[0], POLLIN, 0});
-      int rc = poll(fds.data(), (nfds_t)fds.size(), -1);
-      if (rc < 0) {
-        if (errno == EINTR) continue;
-        // Unexpected failure: let the JS thread harvest (it sees the error).
-      } else if (fds.back().revents) {
-        char buf[64];
-        while (read(wake[0], buf, sizeof buf) > 0) {
-        }
-        continue;  // stop, or a new snapshot
-      }
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (stop) return;
-        armed = false;
-      }
-      uv_async_send(&async);
-    }
-  }
-
-  void Wake() {
-    char c = 1;
-    ssize_t rc;
-    do rc = write(wake[1], &c, 1);
-    while (rc == -1 && errno == EINTR);
-  }
-};
+// { errno, syscall }: a failure of one of several calls.
+Napi::Value Failure(Napi::Env env, int error, const char *syscall) {
+  Napi::Object failure = Napi::Object::New(env);
+  failure.Set("errno", Napi::Number::New(env, error));
+  failure.Set("syscall", Napi::String::New(env, syscall));
+  return failure;
+}
 
 class NativePoller : public Napi::ObjectWrap<NativePoller> {
  public:
@@ -101,10 +58,11 @@ class NativePoller : public Napi::ObjectWrap<NativePoller> {
 
  private:
   int EnsureScratch(int n);
-  void Deliver();
+  void Deliver(int error, const char *syscall);
   void StopWatch();
   void Snapshot();
   static void OnEnvCleanup(void *arg);
+  static void OnHelper(void *owner, int error);
 
   lp_poller_t *poller_ = nullptr;
   std::vector<lp_event_t> scratch_;
@@ -117,7 +75,7 @@ class NativePoller : public Napi::ObjectWrap<NativePoller> {
   Napi::FunctionReference on_ready_;
   Napi::AsyncContext *async_context_ = nullptr;
   uv_poll_t *poll_handle_ = nullptr;
-  Helper *helper_ = nullptr;
+  WatchHelper *helper_ = nullptr;
   bool watching_ = false;
   bool refed_ = true;
 };
@@ -201,56 +159,68 @@ Napi::Value NativePoller::Close(const Napi::CallbackInfo &info) {
 }
 
 // Calls the JS onReady through MakeCallback (so nextTicks and microtasks run
-// after it). Uses the raw N-API call: node-addon-api's wrapper turns any
-// failure into a fatal error, and while a worker is being torn down a
-// pending uv callback can still fire when JS can no longer run. Then the
-// delivery is dropped; a real exception from the callback becomes an
-// uncaught exception, as for any other event-loop callback.
-void NativePoller::Deliver() {
+// after it), with (error, syscall) when error is not 0. Uses the raw N-API
+// call: node-addon-api's wrapper turns any failure into a fatal error, and
+// while a worker is being torn down a pending uv callback can still fire
+// when JS can no longer run. Then the delivery is dropped; a real exception
+// from the callback becomes an uncaught exception, as for any other
+// event-loop callback.
+void NativePoller::Deliver(int error, const char *syscall) {
   if (!watching_) return;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env_, &scope) != napi_ok) return;
-  napi_value recv, fn, result;
+  napi_value recv, fn, result, argv[2];
+  size_t argc = 0;
   napi_status status = napi_get_reference_value(env_, on_ready_.operator napi_ref(), &fn);
   if (status == napi_ok) status = napi_get_reference_value(env_, Napi::ObjectWrap<NativePoller>::operator napi_ref(), &recv);
+  if (status == napi_ok && error != 0) {
+    status = napi_create_int32(env_, error, &argv[0]);
+    if (status == napi_ok) status = napi_create_string_utf8(env_, syscall, NAPI_AUTO_LENGTH, &argv[1]);
+    argc = 2;
+  }
   if (status == napi_ok && fn != nullptr && recv != nullptr)
-    status = napi_make_callback(env_, *async_context_, recv, fn, 0, nullptr, &result);
+    status = napi_make_callback(env_, *async_context_, recv, fn, argc, argv, &result);
   if (status != napi_ok) {
     bool pending = false;
-    napi_value error;
+    napi_value exception;
     if (napi_is_exception_pending(env_, &pending) == napi_ok && pending &&
-        napi_get_and_clear_last_exception(env_, &error) == napi_ok && status == napi_pending_exception)
-      napi_fatal_exception(env_, error);
+        napi_get_and_clear_last_exception(env_, &exception) == napi_ok && status == napi_pending_exception) {
+      napi_status reported = napi_fatal_exception(env_, exception);
+      LP_ASSERT(reported == napi_ok);
+    }
   }
-  napi_close_handle_scope(env_, scope);
+  status = napi_close_handle_scope(env_, scope);
+  LP_ASSERT(status == napi_ok);
+}
+
+void NativePoller::OnHelper(void *owner, int error) {
+  static_cast<NativePoller *>(owner)->Deliver(error, "poll");
 }
 
 void NativePoller::Snapshot() {
   int count = (int)lp_poller_count(poller_);
   int max = EnsureScratch(count > 0 ? count : 1);
   int n = lp_poller_interest(poller_, scratch_.data(), max);
-  std::lock_guard<std::mutex> lock(helper_->mu);
-  helper_->snapshot.clear();
+  LP_ASSERT(n >= 0 && n <= count);
+  std::vector<struct pollfd> fds;
+  fds.reserve((size_t)n + 1);  // the helper adds its wake-up fd
   for (int i = 0; i < n; i++) {
     short ev = 0;
     if (scratch_[(size_t)i].events & LP_EVENT_READ) ev |= POLLIN;
     if (scratch_[(size_t)i].events & LP_EVENT_WRITE) ev |= POLLOUT;
-    helper_->snapshot.push_back({scratch_[(size_t)i].fd, ev, 0});
+    fds.push_back({scratch_[(size_t)i].fd, ev, 0});
   }
-  bool was_armed = helper_->armed;
-  helper_->armed = true;
-  if (was_armed) helper_->Wake();  // the helper is (about to be) in poll()
-  else helper_->cv.notify_one();
+  helper_->Arm(std::move(fds));
 }
 
-// watch(onReady) -> 0 or a negative errno. onReady is called with no
-// arguments, from the event loop, whenever the poller may have events.
+// watch(onReady) -> 0, or { errno, syscall } of the call that failed (then
+// nothing is left behind). onReady is called from the event loop, see above.
 Napi::Value NativePoller::Watch(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (!poller_) return Napi::Number::New(env, -EBADF);
-  if (watching_) return Napi::Number::New(env, -EALREADY);
+  if (!poller_) return Failure(env, -EBADF, "watch");
+  if (watching_) return Failure(env, -EALREADY, "watch");
   uv_loop_t *loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return Napi::Number::New(env, -ENOTSUP);
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return Failure(env, -ENOTSUP, "napi_get_uv_event_loop");
 
   int fd = lp_poller_fileno(poller_);
   if (fd >= 0) {
@@ -259,67 +229,47 @@ Napi::Value NativePoller::Watch(const Napi::CallbackInfo &info) {
     if (rc < 0) {
       delete poll_handle_;
       poll_handle_ = nullptr;
-      return Napi::Number::New(env, rc);
+      return Failure(env, rc, "uv_poll_init");
     }
     poll_handle_->data = this;
-    uv_poll_start(poll_handle_, UV_READABLE, [](uv_poll_t *h, int, int) {
-      static_cast<NativePoller *>(h->data)->Deliver();
+    rc = uv_poll_start(poll_handle_, UV_READABLE, [](uv_poll_t *h, int status, int) {
+      static_cast<NativePoller *>(h->data)->Deliver(status < 0 ? status : 0, "uv_poll");
     });
+    if (rc < 0) {
+      uv_close((uv_handle_t *)poll_handle_, [](uv_handle_t *h) { delete (uv_poll_t *)h; });
+      poll_handle_ = nullptr;
+      return Failure(env, rc, "uv_poll_start");
+    }
   } else {
-    Helper *h = new Helper;
-    if (pipe(h->wake) == -1) {
-      int err = -errno;
-      delete h;
-      return Napi::Number::New(env, err);
-    }
-    for (int wfd : h->wake) {
-      fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
-      fcntl(wfd, F_SETFD, FD_CLOEXEC);
-    }
-    uv_async_init(loop, &h->async, [](uv_async_t *a) {
-      Helper *helper = static_cast<Helper *>(a->data);
-      if (helper->owner) static_cast<NativePoller *>(helper->owner)->Deliver();
-    });
-    h->async.data = h;
-    h->owner = this;
-    helper_ = h;
-    h->thread = std::thread([h] { h->Run(); });
+    int error = 0;
+    const char *syscall = nullptr;
+    helper_ = WatchHelper::Start(loop, OnHelper, this, &error, &syscall);
+    if (helper_ == nullptr) return Failure(env, error, syscall);
     Snapshot();
   }
   on_ready_ = Napi::Persistent(info[0].As<Napi::Function>());
   async_context_ = new Napi::AsyncContext(env, "looplet.Poller.watch");
   watching_ = true;
-  if (!refed_) {
-    if (poll_handle_) uv_unref((uv_handle_t *)poll_handle_);
-    if (helper_) uv_unref((uv_handle_t *)&helper_->async);
-  }
-  napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
+  if (!refed_) uv_unref(poll_handle_ ? (uv_handle_t *)poll_handle_ : helper_->handle());
+  napi_status status = napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
+  LP_ASSERT(status == napi_ok);
   return Napi::Number::New(env, 0);
 }
 
 void NativePoller::StopWatch() {
   if (!watching_) return;
   watching_ = false;
-  napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
+  napi_status status = napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
+  LP_ASSERT(status == napi_ok);
   if (poll_handle_) {
-    uv_poll_stop(poll_handle_);  // removes the fd from libuv before we close it
+    int rc = uv_poll_stop(poll_handle_);  // removes the fd from libuv before we close it
+    LP_ASSERT(rc == 0);
     uv_close((uv_handle_t *)poll_handle_, [](uv_handle_t *h) { delete (uv_poll_t *)h; });
     poll_handle_ = nullptr;
   }
   if (helper_) {
-    Helper *h = helper_;
+    helper_->Stop();
     helper_ = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(h->mu);
-      h->stop = true;
-    }
-    h->cv.notify_one();
-    h->Wake();
-    h->thread.join();
-    h->owner = nullptr;
-    close(h->wake[0]);
-    close(h->wake[1]);
-    uv_close((uv_handle_t *)&h->async, [](uv_handle_t *a) { delete static_cast<Helper *>(a->data); });
   }
   on_ready_.Reset();
   delete async_context_;
@@ -343,7 +293,7 @@ Napi::Value NativePoller::Rearm(const Napi::CallbackInfo &info) {
 // ref(bool): whether an active watch keeps the event loop alive.
 Napi::Value NativePoller::Ref(const Napi::CallbackInfo &info) {
   refed_ = info[0].As<Napi::Boolean>().Value();
-  uv_handle_t *h = poll_handle_ ? (uv_handle_t *)poll_handle_ : helper_ ? (uv_handle_t *)&helper_->async : nullptr;
+  uv_handle_t *h = poll_handle_ ? (uv_handle_t *)poll_handle_ : helper_ ? helper_->handle() : nullptr;
   if (h) {
     if (refed_) uv_ref(h);
     else uv_unref(h);
@@ -365,8 +315,10 @@ napi_value Call(napi_env env, napi_callback_info info) {
       napi_unwrap(env, self, &wrapped) != napi_ok || wrapped == nullptr) {
     bool pending = false;
     napi_value ignored;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
-      napi_get_and_clear_last_exception(env, &ignored);
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+      napi_status cleared = napi_get_and_clear_last_exception(env, &ignored);
+      LP_ASSERT(cleared == napi_ok);
+    }
     return nullptr;
   }
   Napi::CallbackInfo callback_info(env, info);

@@ -1,10 +1,15 @@
 // Small fd helpers Node.js core lacks: socketpair and non-blocking TCP
-// sockets as plain fds, for the poller's users, tests, benchmarks and
-// examples. Every function returns a value >= 0 or a negative errno; the
-// TypeScript layer turns negative values into system errors.
+// sockets (IPv4 and IPv6) as plain fds, for the poller's users, tests,
+// benchmarks and examples. Every function returns its result (>= 0) or, on
+// failure, { errno, syscall } naming the call that failed; lib/sys.ts
+// validates the arguments before calling and turns failures into system
+// errors. Arguments of the wrong type fail with EINVAL before anything is
+// created. Every fd is made non-blocking and close-on-exec when it is
+// created, so no failure can leave one behind.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -14,128 +19,238 @@
 #include <string>
 
 #include "addon.h"
+#include "lp_assert.h"
 
 namespace {
 
+Napi::Value Failure(Napi::Env env, int error, const char *syscall) {
+  Napi::Object failure = Napi::Object::New(env);
+  failure.Set("errno", Napi::Number::New(env, error));
+  failure.Set("syscall", Napi::String::New(env, syscall));
+  return failure;
+}
+
+bool ArgInt32(const Napi::CallbackInfo &info, size_t i, int32_t *out) {
+  if (!info[i].IsNumber()) return false;
+  *out = info[i].As<Napi::Number>().Int32Value();
+  return true;
+}
+
+// A host without NUL bytes: a C string must mean what the JS string says.
+bool ArgHost(const Napi::CallbackInfo &info, size_t i, std::string *out) {
+  if (!info[i].IsString()) return false;
+  *out = info[i].As<Napi::String>().Utf8Value();
+  return out->find('\0') == std::string::npos;
+}
+
+void close_fd(int fd) {
+  int rc = close(fd);
+  LP_ASSERT(rc == 0 || errno == EINTR);
+}
+
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+const int kSockFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+#else
+const int kSockFlags = 0;
+#endif
+
+// Where SOCK_NONBLOCK / SOCK_CLOEXEC do not exist (macOS), the flags are
+// set afterwards. Returns 0 or -errno.
 int set_flags(int fd) {
+  if (kSockFlags != 0) return 0;
   int fl = fcntl(fd, F_GETFL);
   if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) return -errno;
   if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) return -errno;
   return 0;
 }
 
-Napi::Value Socketpair(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  int sv[2];
-  Napi::Array out = Napi::Array::New(env, 2);
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1) return Napi::Number::New(env, -errno);
-  for (int fd : sv) {
-    int rc = set_flags(fd);
-    if (rc < 0) {
-      close(sv[0]);
-      close(sv[1]);
-      return Napi::Number::New(env, rc);
-    }
+// socket(), non-blocking and close-on-exec. Returns the fd or -errno, with
+// *syscall set.
+int new_socket(int domain, int type, const char **syscall) {
+  int fd = socket(domain, type | kSockFlags, 0);
+  if (fd == -1) {
+    *syscall = "socket";
+    return -errno;
   }
-  out.Set(0u, sv[0]);
-  out.Set(1u, sv[1]);
-  return out;
-}
-
-bool parse_addr(const std::string &host, int port, sockaddr_in *sa) {
-  memset(sa, 0, sizeof *sa);
-  sa->sin_family = AF_INET;
-  sa->sin_port = htons((uint16_t)port);
-  return inet_pton(AF_INET, host.c_str(), &sa->sin_addr) == 1;
-}
-
-int tcp_socket() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd == -1) return -errno;
   int rc = set_flags(fd);
   if (rc < 0) {
-    close(fd);
+    close_fd(fd);
+    *syscall = "fcntl";
     return rc;
   }
   return fd;
 }
 
+// A numeric IPv4 or IPv6 address (with an optional %scope) and a port:
+// getaddrinfo with AI_NUMERICHOST never makes a name lookup.
+bool parse_addr(const std::string &host, int port, sockaddr_storage *sa, socklen_t *len) {
+  if (port < 0 || port > 65535) return false;
+  struct addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;
+  struct addrinfo *res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) return false;
+  bool ok =
+      res->ai_addrlen <= sizeof *sa && (res->ai_family == AF_INET || res->ai_family == AF_INET6);
+  if (ok) {
+    memset(sa, 0, sizeof *sa);
+    memcpy(sa, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    if (sa->ss_family == AF_INET)
+      ((sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
+    else
+      ((sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+  }
+  freeaddrinfo(res);
+  return ok;
+}
+
+Napi::Value Socketpair(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | kSockFlags, 0, sv) == -1)
+    return Failure(env, -errno, "socketpair");
+  for (int fd : sv) {
+    int rc = set_flags(fd);
+    if (rc < 0) {
+      close_fd(sv[0]);
+      close_fd(sv[1]);
+      return Failure(env, rc, "fcntl");
+    }
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, sv[0]);
+  out.Set(1u, sv[1]);
+  return out;
+}
+
 // listen(host, port, backlog) -> fd
 Napi::Value Listen(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  sockaddr_in sa;
-  if (!parse_addr(info[0].As<Napi::String>(), info[1].As<Napi::Number>().Int32Value(), &sa))
-    return Napi::Number::New(env, -EINVAL);
-  int fd = tcp_socket();
-  if (fd < 0) return Napi::Number::New(env, fd);
+  std::string host;
+  int32_t port, backlog;
+  sockaddr_storage sa;
+  socklen_t len;
+  if (!ArgHost(info, 0, &host) || !ArgInt32(info, 1, &port) || !ArgInt32(info, 2, &backlog) ||
+      backlog < 0)
+    return Failure(env, -EINVAL, "listen");
+  if (!parse_addr(host, port, &sa, &len)) return Failure(env, -EINVAL, "getaddrinfo");
+  const char *syscall = nullptr;
+  int fd = new_socket(sa.ss_family, SOCK_STREAM, &syscall);
+  if (fd < 0) return Failure(env, fd, syscall);
   int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, (sockaddr *)&sa, sizeof sa) == -1 ||
-      listen(fd, info[2].As<Napi::Number>().Int32Value()) == -1) {
-    int err = -errno;
-    close(fd);
-    return Napi::Number::New(env, err);
-  }
-  return Napi::Number::New(env, fd);
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
+    syscall = "setsockopt";
+  else if (bind(fd, (sockaddr *)&sa, len) == -1)
+    syscall = "bind";
+  else if (listen(fd, backlog) == -1)
+    syscall = "listen";
+  else
+    return Napi::Number::New(env, fd);
+  int err = -errno;
+  close_fd(fd);
+  return Failure(env, err, syscall);
 }
 
 // connect(host, port) -> fd; the connection completes when fd is writable.
 Napi::Value Connect(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  sockaddr_in sa;
-  if (!parse_addr(info[0].As<Napi::String>(), info[1].As<Napi::Number>().Int32Value(), &sa))
-    return Napi::Number::New(env, -EINVAL);
-  int fd = tcp_socket();
-  if (fd < 0) return Napi::Number::New(env, fd);
+  std::string host;
+  int32_t port;
+  sockaddr_storage sa;
+  socklen_t len;
+  if (!ArgHost(info, 0, &host) || !ArgInt32(info, 1, &port))
+    return Failure(env, -EINVAL, "connect");
+  if (!parse_addr(host, port, &sa, &len)) return Failure(env, -EINVAL, "getaddrinfo");
+  const char *syscall = nullptr;
+  int fd = new_socket(sa.ss_family, SOCK_STREAM, &syscall);
+  if (fd < 0) return Failure(env, fd, syscall);
   int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (connect(fd, (sockaddr *)&sa, sizeof sa) == -1 && errno != EINPROGRESS) {
-    int err = -errno;
-    close(fd);
-    return Napi::Number::New(env, err);
-  }
-  return Napi::Number::New(env, fd);
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1)
+    syscall = "setsockopt";
+  else if (connect(fd, (sockaddr *)&sa, len) == -1 && errno != EINPROGRESS)
+    syscall = "connect";
+  else
+    return Napi::Number::New(env, fd);
+  int err = -errno;
+  close_fd(fd);
+  return Failure(env, err, syscall);
 }
 
-// accept(fd) -> fd, or -EAGAIN when no connection is pending.
+// accept(fd) -> fd; EAGAIN when no connection is pending.
 Napi::Value Accept(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  int32_t listener;
+  if (!ArgInt32(info, 0, &listener)) return Failure(env, -EINVAL, "accept");
   int fd;
-  do fd = accept(info[0].As<Napi::Number>().Int32Value(), nullptr, nullptr);
+#if defined(__linux__)
+  const char *syscall = "accept4";
+  do fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   while (fd == -1 && errno == EINTR);
-  if (fd == -1) return Napi::Number::New(env, -errno);
-  int rc = set_flags(fd);
-  if (rc < 0) {
-    close(fd);
-    return Napi::Number::New(env, rc);
+#else
+  const char *syscall = "accept";
+  do fd = accept(listener, nullptr, nullptr);
+  while (fd == -1 && errno == EINTR);
+#endif
+  if (fd == -1) return Failure(env, -errno, syscall);
+  int rc = 0;
+#if !defined(__linux__)
+  int fl = fcntl(fd, F_GETFL);
+  if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+      fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+    rc = -errno;
+    syscall = "fcntl";
   }
+#endif
   int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (rc == 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1) {
+    rc = -errno;
+    syscall = "setsockopt";
+  }
+  if (rc < 0) {
+    close_fd(fd);
+    return Failure(env, rc, syscall);
+  }
   return Napi::Number::New(env, fd);
 }
 
-// localPort(fd) -> port of a bound socket
+// localPort(fd) -> the port of a bound IPv4 or IPv6 socket; EAFNOSUPPORT
+// for sockets of other families (AF_UNIX has no port).
 Napi::Value LocalPort(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  sockaddr_in sa;
+  int32_t fd;
+  if (!ArgInt32(info, 0, &fd)) return Failure(env, -EINVAL, "getsockname");
+  sockaddr_storage sa;
   socklen_t len = sizeof sa;
-  if (getsockname(info[0].As<Napi::Number>().Int32Value(), (sockaddr *)&sa, &len) == -1)
-    return Napi::Number::New(env, -errno);
-  return Napi::Number::New(env, ntohs(sa.sin_port));
+  memset(&sa, 0, sizeof sa);
+  if (getsockname(fd, (sockaddr *)&sa, &len) == -1) return Failure(env, -errno, "getsockname");
+  if (sa.ss_family == AF_INET) return Napi::Number::New(env, ntohs(((sockaddr_in *)&sa)->sin_port));
+  if (sa.ss_family == AF_INET6)
+    return Napi::Number::New(env, ntohs(((sockaddr_in6 *)&sa)->sin6_port));
+  return Failure(env, -EAFNOSUPPORT, "getsockname");
 }
 
 // dup2(old, new) -> new fd
 Napi::Value Dup2(const Napi::CallbackInfo &info) {
-  int rc = dup2(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value());
-  return Napi::Number::New(info.Env(), rc == -1 ? -errno : rc);
+  Napi::Env env = info.Env();
+  int32_t from, to;
+  if (!ArgInt32(info, 0, &from) || !ArgInt32(info, 1, &to)) return Failure(env, -EINVAL, "dup2");
+  int rc;
+  do rc = dup2(from, to);
+  while (rc == -1 && errno == EINTR);
+  return rc == -1 ? Failure(env, -errno, "dup2") : Napi::Number::New(env, rc);
 }
 
 // close(fd) -> 0. Unlike fs.closeSync, this does not trip the worker-thread
 // warning about closing fds that fs did not open. EINTR means the fd is
 // gone on Linux, so it is not retried.
 Napi::Value Close(const Napi::CallbackInfo &info) {
-  int rc = close(info[0].As<Napi::Number>().Int32Value());
-  return Napi::Number::New(info.Env(), rc == -1 && errno != EINTR ? -errno : 0);
+  Napi::Env env = info.Env();
+  int32_t fd;
+  if (!ArgInt32(info, 0, &fd)) return Failure(env, -EINVAL, "close");
+  if (close(fd) == -1 && errno != EINTR) return Failure(env, -errno, "close");
+  return Napi::Number::New(env, 0);
 }
 
 }  // namespace

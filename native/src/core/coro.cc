@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "coro_internal.h"
+#include "lp_assert.h"
 
 #if defined(LP__ASAN)
 #include <sanitizer/common_interface_defs.h>
@@ -62,7 +63,8 @@ static void thread_key_create(void) {
 }
 
 static lp__cthread *thread_slow(void) {
-  pthread_once(&thread_key_once, thread_key_create);
+  int rc = pthread_once(&thread_key_once, thread_key_create);
+  LP_ASSERT(rc == 0);
   lp__cthread *t = (lp__cthread *)calloc(1, sizeof *t);
   if (t == nullptr) return nullptr;
   t->main.thread = t;
@@ -73,7 +75,10 @@ static lp__cthread *thread_slow(void) {
   t->cache.max = kDefaultStackCache;
   // Without the key the record lives until the process ends (and is not
   // reported as a leak: it stays reachable from this thread's TLS).
-  if (thread_key_ok) pthread_setspecific(thread_key, t);
+  if (thread_key_ok && pthread_setspecific(thread_key, t) != 0) {
+    free(t);
+    return nullptr;
+  }
   tls_thread = t;
   return t;
 }
@@ -187,7 +192,8 @@ static void uctx_entry(unsigned hi, unsigned lo) {
 }
 
 void lp__ctx_init(lp__ctx *ctx, void *stack_lo, size_t size, lp_coro_t *co) {
-  getcontext(&ctx->uc);
+  int rc = getcontext(&ctx->uc);
+  LP_ASSERT(rc == 0);
   ctx->uc.uc_stack.ss_sp = stack_lo;
   ctx->uc.uc_stack.ss_size = size;
   ctx->uc.uc_link = nullptr;
@@ -198,7 +204,8 @@ void lp__ctx_init(lp__ctx *ctx, void *stack_lo, size_t size, lp_coro_t *co) {
 
 void lp__ctx_switch(lp__ctx *from, lp__ctx *to, void *value) {
   to->entry_value = value;
-  swapcontext(&from->uc, &to->uc);
+  int rc = swapcontext(&from->uc, &to->uc);
+  LP_ASSERT(rc == 0);
 }
 #endif
 

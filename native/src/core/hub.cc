@@ -16,6 +16,9 @@
 //     closed and reused meanwhile), and a wait that ends without its event
 //     (timeout, cancel) removes the registration. poll and select keep their
 //     registrations in user space, where adding and removing cost nothing.
+//   - When the poller refuses the registration that the waits left on an fd
+//     need (the fd was closed meanwhile: -EBADF), those waits end with that
+//     error; no wait is left without a registration behind it.
 //   - Nothing on the run path allocates: events go into a fixed array, the
 //     ready list and the heap index are intrusive, the heap and the fd table
 //     only grow when a wait needs more room.
@@ -27,6 +30,7 @@
 #include <unistd.h>
 
 #include "coro_internal.h"
+#include "lp_assert.h"
 
 namespace {
 
@@ -59,7 +63,8 @@ struct watch {
 
 int64_t now_ns(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
+  LP_ASSERT(rc == 0);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -101,6 +106,7 @@ void enqueue(lp_hub_t *hub, task *t, int result) {
 
 task *dequeue(lp_hub_t *hub) {
   task *t = hub->ready_head;
+  LP_ASSERT(t != nullptr && t->queued);
   hub->ready_head = t->next_ready;
   if (hub->ready_head == nullptr) hub->ready_tail = nullptr;
   t->queued = false;
@@ -156,6 +162,7 @@ int heap_push(lp_hub_t *hub, task *t, int64_t deadline) {
 void heap_remove(lp_hub_t *hub, task *t) {
   size_t i = t->heap_index;
   if (i == kNotInHeap) return;
+  LP_ASSERT(i < hub->heap_len && hub->heap[i] == t);
   t->heap_index = kNotInHeap;
   task *last = hub->heap[--hub->heap_len];
   if (last == t) return;
@@ -192,7 +199,8 @@ int sync_watch(lp_hub_t *hub, int fd, watch *w) {
   int rc = 0;
   if (want == 0) {
     if (w->registered && (!hub->oneshot || w->armed)) {
-      lp_poller_del(hub->poller, fd);
+      rc = lp_poller_del(hub->poller, fd);
+      LP_ASSERT(rc == 0);  // only the hub registers fds on its poller
       w->registered = false;
       w->armed = false;
     }
@@ -214,6 +222,18 @@ int sync_watch(lp_hub_t *hub, int fd, watch *w) {
   return rc;
 }
 
+void wake(lp_hub_t *hub, task *t, int result);
+
+// sync_watch; when the poller refuses what the remaining waits on fd need,
+// those waits end with its error.
+void sync_or_fail(lp_hub_t *hub, int fd, watch *w) {
+  int rc = sync_watch(hub, fd, w);
+  if (rc == 0) return;
+  if (w->reader) wake(hub, w->reader, rc);
+  if (w->writer) wake(hub, w->writer, rc);
+  LP_ASSERT(wanted(w) == 0);
+}
+
 // Ends whatever t waits for (fd slots, timer) without waking it.
 void detach(lp_hub_t *hub, task *t) {
   heap_remove(hub, t);
@@ -225,7 +245,7 @@ void detach(lp_hub_t *hub, task *t) {
     if (w != nullptr) {
       if (w->reader == t) w->reader = nullptr;
       if (w->writer == t) w->writer = nullptr;
-      sync_watch(hub, fd, w);
+      sync_or_fail(hub, fd, w);
     }
   }
 }
@@ -252,7 +272,7 @@ void dispatch(lp_hub_t *hub, const lp_event_t *ev) {
     t->fd = -1;
     enqueue(hub, t, (int)(ev->events & t->events));
   }
-  sync_watch(hub, ev->fd, w);
+  sync_or_fail(hub, ev->fd, w);
 }
 
 // ---- tasks -----------------------------------------------------------------------
@@ -270,7 +290,8 @@ void task_free(lp_hub_t *hub, task *t) {
     hub->all = t->next;
   if (t->next) t->next->prev = t->prev;
   hub->count--;
-  lp_coro_free(t->co);
+  int rc = lp_coro_free(t->co);
+  LP_ASSERT(rc == 0);  // never the running coroutine: the driver frees tasks
   free(t);
 }
 
@@ -284,16 +305,19 @@ task *current_task(lp_hub_t *hub) {
 // Switches from the running task back to the driver; returns its wait result.
 int suspend(lp_hub_t *hub, task *t) {
   t->waiting = true;
-  lp_coro_switch(hub->driver, nullptr, nullptr);
+  int rc = lp_coro_switch(hub->driver, nullptr, nullptr);
+  LP_ASSERT(rc == 0);  // the driver lives on this thread
   t->waiting = false;
   return t->result;
 }
 
 void resume(lp_hub_t *hub, task *t) {
   lp_coro_t *co = t->co;
-  if (co->parent != hub->driver) lp_coro_set_parent(co, hub->driver);
+  int rc = co->parent != hub->driver ? lp_coro_set_parent(co, hub->driver) : 0;
+  LP_ASSERT(rc == 0);  // the driver runs this loop, so it is no descendant of co
   hub->running = t;
-  lp_coro_switch(co, nullptr, nullptr);
+  rc = lp_coro_switch(co, nullptr, nullptr);
+  LP_ASSERT(rc == 0);
   hub->running = nullptr;
   if (co->status == LP_CORO_DEAD) task_free(hub, t);
 }
@@ -380,7 +404,7 @@ int lp_hub_wait_fd(lp_hub_t *hub, int fd, unsigned events, int timeout_ms) {
   if (rc < 0) {
     if (w->reader == t) w->reader = nullptr;
     if (w->writer == t) w->writer = nullptr;
-    sync_watch(hub, fd, w);
+    sync_or_fail(hub, fd, w);
     return rc;
   }
   t->fd = fd;
@@ -422,7 +446,10 @@ int lp_hub_forget(lp_hub_t *hub, int fd) {
   task *r = w->reader, *wr = w->writer;
   if (r) wake(hub, r, -ECANCELED);
   if (wr && wr != r) wake(hub, wr, -ECANCELED);
-  if (w->registered) lp_poller_del(hub->poller, fd);
+  if (w->registered) {
+    int rc = lp_poller_del(hub->poller, fd);
+    LP_ASSERT(rc == 0);
+  }
   memset(w, 0, sizeof *w);
   return 0;
 }

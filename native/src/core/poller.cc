@@ -74,6 +74,7 @@ int lp_poller_new(lp_poller_t **out, lp_backend_t backend) {
 
 void lp_poller_free(lp_poller_t *p) {
   if (p == nullptr) return;
+  LP_ASSERT(p->table_len == 0 || p->table != nullptr);
   p->ops->destroy(p);
   free(p->table);
   free(p);
@@ -113,6 +114,7 @@ int lp_poller_add(lp_poller_t *p, int fd, unsigned events, void *data) {
   rc = grow_table(p, fd);
   if (rc < 0) return rc;
   lp__entry *e = &p->table[fd];
+  LP_ASSERT(e->events == 0 && e->armed == 0);
   lp__entry saved = *e;
   e->events = events;
   e->armed = events & LP_EVENT_MASK;
@@ -125,6 +127,7 @@ int lp_poller_add(lp_poller_t *p, int fd, unsigned events, void *data) {
     return rc;
   }
   p->count++;
+  LP_ASSERT(p->count <= p->table_len);
   return 0;
 }
 
@@ -138,6 +141,7 @@ int lp_poller_mod(lp_poller_t *p, int fd, unsigned events, void *data) {
   e->armed = events & LP_EVENT_MASK;
   e->data = data;
   if (saved.events == events && saved.armed == e->armed) return 0;
+  e->gen = ++p->next_gen;
   rc = p->ops->mod(p, fd, e, saved.armed, saved.events);
   if (rc < 0) *e = saved;
   return rc;
@@ -146,6 +150,7 @@ int lp_poller_mod(lp_poller_t *p, int fd, unsigned events, void *data) {
 int lp_poller_del(lp_poller_t *p, int fd) {
   lp__entry *e = lp__lookup(p, fd);
   if (e == nullptr) return fd < 0 ? -EBADF : -ENOENT;
+  LP_ASSERT(p->count > 0);
   p->ops->del(p, fd, e);
   e->events = 0;
   e->armed = 0;
@@ -178,7 +183,8 @@ int lp_poller_interest(const lp_poller_t *p, lp_event_t *out, int max) {
 
 static int64_t now_ns(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
+  LP_ASSERT(rc == 0);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -190,6 +196,7 @@ int lp_poller_wait(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms) {
     p->wait_seq++;
     if (p->wait_seq == 0) p->wait_seq = 1;  // 0 marks "never reported"
     int n = p->ops->wait(p, out, max, wait_ms);
+    LP_ASSERT(n <= max);
     if (n >= 0) return n;
     if (n != -EINTR && n != -EAGAIN) return n;
     if (wait_ms > 0) {
@@ -205,9 +212,12 @@ int lp_poller_wait(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms) {
 
 }  // extern "C"
 
-int lp__report(lp_poller_t *p, lp_event_t *out, int n, int fd, lp__entry *e,
+int lp__report(lp_poller_t *p, lp_event_t *out, int n, int max, int fd, lp__entry *e,
                unsigned ready) {
+  LP_ASSERT(e->events != 0 && e == &p->table[fd]);
+  LP_ASSERT(n >= 0 && n <= max);
   if (e->seen == p->wait_seq) {
+    LP_ASSERT(e->out_index < n && out[e->out_index].fd == fd);
     // Second report of this fd in one wait (kqueue: one per filter). The
     // first may have disarmed a one-shot registration; merge it anyway.
     out[e->out_index].events |= ready & e->events & LP_EVENT_MASK;
@@ -215,6 +225,7 @@ int lp__report(lp_poller_t *p, lp_event_t *out, int n, int fd, lp__entry *e,
   }
   ready &= e->armed;
   if (ready == 0) return n;
+  LP_ASSERT(n < max);
   if (e->events & LP_FLAG_ONESHOT) e->armed = 0;
   e->seen = p->wait_seq;
   e->out_index = n;

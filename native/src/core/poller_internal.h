@@ -7,19 +7,23 @@
 #include <stdint.h>
 
 #include "looplet.h"
+#include "lp_assert.h"
 #include "platform.h"
 
 // One slot per fd number, indexed by fd. `events == 0` means unregistered.
 // `armed` is the subset of the interest the backend currently watches: equal
 // to `events & LP_EVENT_MASK` except for a one-shot registration after it
-// fired (0 until lp_poller_mod re-arms it). `gen` tells registrations of the
-// same fd number apart, so an event queued for an earlier registration is
-// never reported for a later one.
+// fired (0 until lp_poller_mod re-arms it). `gen` tells kernel registrations
+// of the same fd number apart: lp_poller_add and every lp_poller_mod that
+// reaches the backend give the entry a new one, so an event carrying another
+// generation comes from a registration that no longer exists and is never
+// reported.
 struct lp__entry {
   unsigned events;
   unsigned armed;
   uint32_t gen;
-  int slot;          // backend-private (index into the poll array)
+  int slot;          // backend-private (poll: index into the pollfd array;
+                     // epoll: 1 while the kernel set holds this registration)
   void *data;
   uint32_t seen;     // wait sequence that last reported this fd (merging)
   int out_index;     // index in the caller's array for that report
@@ -65,7 +69,9 @@ static inline lp__entry *lp__lookup(const lp_poller_t *p, int fd) {
 
 // Stores one report in out[n] (or merges it into an earlier report of the
 // same fd in this wait) and applies one-shot disarming. Returns the new n.
-int lp__report(lp_poller_t *p, lp_event_t *out, int n, int fd, lp__entry *e,
+// The caller guarantees room: n < max unless the fd was already reported in
+// this wait.
+int lp__report(lp_poller_t *p, lp_event_t *out, int n, int max, int fd, lp__entry *e,
                unsigned ready);
 
 extern const lp__backend lp__backend_epoll;

@@ -42,18 +42,29 @@ int change(lp_poller_t *p, int fd, short filter, unsigned short flags, const lp_
   return kevent(p->fd, &kev, 1, nullptr, 0, nullptr) == 0 ? 0 : -errno;
 }
 
-// Deleting a filter that is already gone (fd closed) is not an error.
+// Deleting a filter that is already gone (fd closed: close() drops its
+// filters) is not an error.
 void remove_filter(lp_poller_t *p, int fd, short filter, const lp__entry *e) {
-  change(p, fd, filter, EV_DELETE, e);
+  int rc = change(p, fd, filter, EV_DELETE, e);
+  LP_ASSERT(rc == 0 || rc == -ENOENT || rc == -EBADF);
+}
+
+void close_fd(int fd) {
+  int rc = close(fd);
+  LP_ASSERT(rc == 0 || errno == EINTR);
 }
 
 int kqueue_init(lp_poller_t *p) {
   int fd = kqueue();
   if (fd < 0) return -errno;
-  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+    int err = -errno;
+    close_fd(fd);
+    return err;
+  }
   kqueue_state *st = (kqueue_state *)calloc(1, sizeof *st);
   if (st == nullptr) {
-    close(fd);
+    close_fd(fd);
     return -ENOMEM;
   }
   p->fd = fd;
@@ -63,7 +74,7 @@ int kqueue_init(lp_poller_t *p) {
 
 void kqueue_destroy(lp_poller_t *p) {
   kqueue_state *st = (kqueue_state *)p->impl;
-  if (p->fd >= 0) close(p->fd);
+  if (p->fd >= 0) close_fd(p->fd);
   p->fd = -1;
   if (st) free(st->events);
   free(st);
@@ -135,7 +146,7 @@ int kqueue_wait_once(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms) {
     if (e == nullptr || e->gen != (uint32_t)(uintptr_t)kev->udata) continue;
     unsigned ready = kev->filter == EVFILT_READ ? LP_EVENT_READ : LP_EVENT_WRITE;
     if (kev->flags & EV_EOF) ready = LP_EVENT_MASK;
-    n = lp__report(p, out, n, fd, e, ready);
+    n = lp__report(p, out, n, max, fd, e, ready);
   }
   return (n == 0 && got > 0) ? -EAGAIN : n;
 }

@@ -57,12 +57,14 @@ int poll_add(lp_poller_t *p, int fd, lp__entry *e) {
 
 int poll_mod(lp_poller_t *p, int fd, lp__entry *e, unsigned, unsigned) {
   poll_state *st = (poll_state *)p->impl;
+  LP_ASSERT(e->slot >= 0 && e->slot < st->len && real_fd(&st->fds[e->slot]) == fd);
   set_interest(&st->fds[e->slot], fd, e->armed);
   return 0;
 }
 
-void poll_del(lp_poller_t *p, int, lp__entry *e) {
+void poll_del(lp_poller_t *p, int fd, lp__entry *e) {
   poll_state *st = (poll_state *)p->impl;
+  LP_ASSERT(e->slot >= 0 && e->slot < st->len && real_fd(&st->fds[e->slot]) == fd);
   int last = --st->len;
   if (e->slot != last) {
     st->fds[e->slot] = st->fds[last];
@@ -94,8 +96,9 @@ int poll_wait_once(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms) {
     // POLLNVAL: closed while registered; report it so the caller removes it.
     if (pfd->revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) ready |= LP_EVENT_READ;
     if (pfd->revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL)) ready |= LP_EVENT_WRITE;
-    lp__entry *e = &p->table[pfd->fd];
-    n = lp__report(p, out, n, pfd->fd, e, ready);
+    lp__entry *e = lp__lookup(p, pfd->fd);
+    LP_ASSERT(e != nullptr && e->slot == i);
+    n = lp__report(p, out, n, max, pfd->fd, e, ready);
     if (e->armed == 0) set_interest(pfd, pfd->fd, 0);
   }
   return n;

@@ -53,6 +53,7 @@ int select_mod(lp_poller_t *p, int fd, lp__entry *e, unsigned, unsigned) {
 
 void select_del(lp_poller_t *p, int fd, lp__entry *) {
   select_state *st = (select_state *)p->impl;
+  LP_ASSERT(fd <= st->maxfd);
   set_interest(st, fd, 0);
   if (fd == st->maxfd) {
     int m = fd - 1;
@@ -61,45 +62,70 @@ void select_del(lp_poller_t *p, int fd, lp__entry *) {
   }
 }
 
-// select fails with EBADF when a registered fd was closed. Report each such
-// fd as ready for its whole interest (as poll does with POLLNVAL) so that the
-// caller learns which one to remove.
-int report_closed(lp_poller_t *p, lp_event_t *out, int max) {
+// Marks the registered fds that are closed in `closed` and reports each as
+// ready for its whole interest (as poll does with POLLNVAL), so that the
+// caller learns which one to remove. Returns how many were found.
+int find_closed(lp_poller_t *p, fd_set *closed, lp_event_t *out, int max, int *n) {
   select_state *st = (select_state *)p->impl;
-  int n = 0;
-  for (int fd = 0; fd <= st->maxfd && n < max; fd++) {
+  int found = 0;
+  for (int fd = 0; fd <= st->maxfd; fd++) {
     lp__entry *e = lp__lookup(p, fd);
-    if (e == nullptr || e->armed == 0) continue;
+    if (e == nullptr || e->armed == 0 || FD_ISSET(fd, closed)) continue;
     if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
-    n = lp__report(p, out, n, fd, e, LP_EVENT_MASK);
+    FD_SET(fd, closed);
+    found++;
+    if (*n == max) continue;  // reported by a later wait
+    *n = lp__report(p, out, *n, max, fd, e, LP_EVENT_MASK);
     if (e->armed == 0) set_interest(st, fd, 0);
   }
-  return n > 0 ? n : -EBADF;
+  return found;
 }
 
+// select fails with EBADF for the whole set when one registered fd was
+// closed. Then the closed fds are reported (find_closed) and the others are
+// looked at again without them, without waiting, so that one closed fd
+// hides no other.
+//
 // The scan starts where the previous wait ran out of room in `out` and wraps
 // around, so ready fds left unreported come first next time and a
 // level-triggered fd is never starved by lower ones.
 int select_wait_once(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms) {
   select_state *st = (select_state *)p->impl;
-  fd_set rd, wr;
+  fd_set rd, wr, closed;
   int nfds = st->maxfd + 1;
   // Copy only the words select will look at.
   size_t bytes = ((size_t)nfds + 8 * sizeof(long) - 1) / (8 * sizeof(long)) * sizeof(long);
   if (bytes > sizeof(fd_set)) bytes = sizeof(fd_set);
-  memcpy(&rd, &st->want_read, bytes);
-  memcpy(&wr, &st->want_write, bytes);
-  struct timeval tv, *tvp = nullptr;
-  if (timeout_ms >= 0) {
-    tv.tv_sec = timeout_ms / 1000;
-    tv.tv_usec = (timeout_ms % 1000) * 1000;
-    tvp = &tv;
+  bool any_closed = false;
+  int n = 0;
+  int got;
+  for (;;) {
+    memcpy(&rd, &st->want_read, bytes);
+    memcpy(&wr, &st->want_write, bytes);
+    struct timeval tv, *tvp = nullptr;
+    if (any_closed) {
+      for (int fd = 0; fd < nfds; fd++) {
+        if (!FD_ISSET(fd, &closed)) continue;
+        FD_CLR(fd, &rd);
+        FD_CLR(fd, &wr);
+      }
+      tv.tv_sec = 0;
+      tv.tv_usec = 0;
+      tvp = &tv;
+    } else if (timeout_ms >= 0) {
+      tv.tv_sec = timeout_ms / 1000;
+      tv.tv_usec = (timeout_ms % 1000) * 1000;
+      tvp = &tv;
+    }
+    got = select(nfds, &rd, &wr, nullptr, tvp);
+    if (got >= 0) break;
+    if (errno != EBADF) return n > 0 ? n : -errno;
+    if (!any_closed) FD_ZERO(&closed);
+    if (find_closed(p, &closed, out, max, &n) == 0) return n > 0 ? n : -EBADF;
+    any_closed = true;
   }
-  int got = select(nfds, &rd, &wr, nullptr, tvp);
-  if (got < 0) return errno == EBADF ? report_closed(p, out, max) : -errno;
   int start = st->resume < nfds ? st->resume : 0;
   st->resume = 0;
-  int n = 0;
   for (int k = 0; k < nfds && got > 0; k++) {
     int fd = start + k < nfds ? start + k : start + k - nfds;
     unsigned ready = 0;
@@ -111,8 +137,9 @@ int select_wait_once(lp_poller_t *p, lp_event_t *out, int max, int timeout_ms) {
       break;
     }
     got -= (ready & LP_EVENT_READ ? 1 : 0) + (ready & LP_EVENT_WRITE ? 1 : 0);
-    lp__entry *e = &p->table[fd];
-    n = lp__report(p, out, n, fd, e, ready);
+    lp__entry *e = lp__lookup(p, fd);
+    LP_ASSERT(e != nullptr && (ready & ~e->armed) == 0);
+    n = lp__report(p, out, n, max, fd, e, ready);
     if (e->armed == 0) set_interest(st, fd, 0);
   }
   return n;

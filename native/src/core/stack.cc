@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "coro_internal.h"
+#include "lp_assert.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -63,7 +64,8 @@ static int stack_map(size_t usable, lp__stack *out) {
                    -1, 0);
   if (map == MAP_FAILED) return -ENOMEM;
   if (mprotect(map, guard, PROT_NONE) != 0) {
-    munmap(map, total);
+    int rc = munmap(map, total);
+    LP_ASSERT(rc == 0);
     return -ENOMEM;
   }
   out->map = map;
@@ -84,7 +86,8 @@ void lp__stack_unmap(lp__stack *s) {
 #if defined(LP__ASAN)
   ASAN_UNPOISON_MEMORY_REGION(lp__stack_lo(s), lp__stack_usable(s));
 #endif
-  munmap(s->map, s->map_size);
+  int rc = munmap(s->map, s->map_size);
+  LP_ASSERT(rc == 0);  // a mapping this file made, of its own size
   s->map = nullptr;
 }
 
