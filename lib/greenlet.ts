@@ -1,8 +1,8 @@
 // Greenlets: stackful coroutines with python-greenlet's semantics.
 //
-// native/src/addon/greenlet.cc moves control between threads (one OS thread
+// native/src/addon/greenlet/ moves control between threads (one OS thread
 // per started greenlet, one running JS at a time); this file owns everything
-// else. Values and exceptions travel through `transfer`, a plain variable:
+// else. Values and exceptions travel through plain variables (xfer*):
 // the switching side stores a payload, the resumed side takes it.
 //
 // The public Greenlet object and its internal State are separate on purpose:
@@ -79,7 +79,41 @@ let ESHUTDOWN = 0;
 let NO_THREAD = 0;
 let mainState: State | null = null;
 let current: State | null = null;
-let transfer: Payload | undefined;
+// What the switching side hands over, read by the side that gets control.
+// Scalars, not an object: a switch allocates nothing (fewer scavenges, which
+// must visit every suspended greenlet's stack). xferValue is the value as
+// switch() returns it (or the exception); xferArgs the whole argument list,
+// set only where a greenlet's first run needs it.
+let xferError = false;
+let xferValue: unknown;
+let xferArgs: unknown[] | null = null;
+
+function put(payload: Payload): void {
+  if ('error' in payload) {
+    xferError = true;
+    xferValue = payload.error;
+    xferArgs = null;
+  } else {
+    xferError = false;
+    xferArgs = payload.args;
+    xferValue = unpack(payload);
+  }
+}
+
+function clearTransfer(): void {
+  xferError = false;
+  xferValue = undefined;
+  xferArgs = null;
+}
+
+/** The handed-over value, or throws the handed-over exception. */
+function take(): unknown {
+  const value = xferValue;
+  const error = xferError;
+  clearTransfer();
+  if (error) throw value;
+  return value;
+}
 let tracer: TraceFunction | null = null;
 let pendingTrace: { event: TraceEvent; origin: State; target: State } | null = null;
 const byId = new Map<number, State>();
@@ -250,7 +284,7 @@ function switchTo(requested: State, request: Payload): unknown {
   let rc: number;
   for (;;) {
     pendingTrace = tracer ? { event: 'error' in payload ? 'throw' : 'switch', origin, target } : null;
-    transfer = payload;
+    put(payload);
     if (!target.started) {
       rc = startNative(target);
       if (rc < 0) break;
@@ -265,23 +299,46 @@ function switchTo(requested: State, request: Payload): unknown {
     byId.delete(target.id);
     [target, payload] = resolve(target, payload);
     if (target === origin) {
-      transfer = undefined;
+      clearTransfer();
       return unpack(payload);
     }
   }
+  return received(origin, rc);
+}
+
+/** After a switch returned in `origin` with rc: the value switched back, or the exception. */
+function received(origin: State, rc: number): unknown {
   current = origin;
   if (origin !== mainState) origin.asyncId = executionAsyncId();
   if (rc < 0 || rc === NO_THREAD) {
-    transfer = undefined;
+    clearTransfer();
     pendingTrace = null;
     if (rc === ESHUTDOWN) throw codedError(Error, 'ERR_LOOPLET_GREENLET_SHUTDOWN', 'Greenlets cannot switch while the environment shuts down');
     throw threadError(rc);
   }
+  if (pendingTrace === null) return take();
   // Take the payload before the tracer runs: the tracer may switch again.
-  const received = transfer!;
-  transfer = undefined;
+  const error = xferError;
+  const value = xferValue;
+  clearTransfer();
   runTrace();
-  return unpack(received);
+  if (error) throw value;
+  return value;
+}
+
+/**
+ * switch() with no argument or one, to a started, live greenlet and no
+ * tracer: the common case, without the payload objects of switchTo().
+ */
+function switchValue(target: State, argc: number, value: unknown): unknown {
+  const origin = currentState();
+  if (target === origin) return value;
+  checkAsyncScope(origin);
+  xferError = false;
+  xferValue = value;
+  const rc = native!.switchTo(target.id);
+  if (rc === ENOENT) return switchTo(target, { args: argc === 0 ? [] : [value] });
+  return received(origin, rc);
 }
 
 /**
@@ -330,12 +387,15 @@ function trampoline(id: number): number {
   self.asyncId = executionAsyncId();
   let result: Payload;
   try {
-    const payload = transfer!;
-    transfer = undefined;
+    // A first run always comes from put(), which keeps the argument list.
+    const error = xferError;
+    const value = xferValue;
+    const args = xferArgs ?? (value === undefined ? [] : [value]);
+    clearTransfer();
     runTrace();
-    if ('error' in payload) throw payload.error;
+    if (error) throw value;
     const [run, thisArg] = takeRun(self);
-    result = { args: [run === undefined ? undefined : run.apply(thisArg, payload.args)] };
+    result = { args: [run === undefined ? undefined : run.apply(thisArg, args)] };
   } catch (err) {
     result = isExit(err) ? { args: [err] } : { error: err };
   }
@@ -349,13 +409,13 @@ function trampoline(id: number): number {
       // greenlet gets the error.
       target.dead = true;
       target.run = undefined;
-      transfer = { error: threadError(rc) };
+      put({ error: threadError(rc) });
       current = mainOf();
       return 0;
     }
   }
   pendingTrace = tracer ? { event: 'error' in payload ? 'throw' : 'switch', origin: self, target } : null;
-  transfer = payload;
+  put(payload);
   current = target;
   return target.id;
 }
@@ -419,8 +479,12 @@ export class Greenlet {
    * ones make the suspended switch() there return: no argument -> undefined,
    * one -> itself, several -> an array. Returns what is switched back to us.
    */
-  switch(...args: unknown[]): unknown {
-    return switchTo(stateOf(this, 'this'), { args });
+  switch(...args: unknown[]): unknown;
+  switch(): unknown {
+    const state = stateOf(this, 'this');
+    const argc = arguments.length;
+    if (argc <= 1 && state.started && !state.dead && tracer === null) return switchValue(state, argc, arguments[0]);
+    return switchTo(state, { args: Array.prototype.slice.call(arguments) });
   }
 
   /** Raises `error` (default: a new GreenletExit) inside this greenlet, where it is suspended. */
