@@ -66,21 +66,38 @@ export interface NativeBinding {
 }
 
 export interface NativeGreenletRuntime {
-  /** A record for a greenlet that starts in async context `context` (from context()). */
+  /** A greenlet with its thread, starting in async context `context` (from context()); its id or -errno. */
   create(stackSize: number, context: unknown): number;
+  /** A wake reason (NativeGreenletBinding.wake) or -errno. */
+  switchTo(id: number): number;
+  /** Whether the greenlet has not finished natively (one ended from outside has). */
+  alive(id: number): boolean;
   /** The current async context: V8's continuation-preserved embedder data (opaque). */
   context(): unknown;
-  switchTo(id: number): number;
-  stats(): { threads: number; idleThreads: number; spins: number; spinTimeouts: number; sleeps: number; switches: number };
+  stats(): {
+    threads: number;
+    idleThreads: number;
+    threadsCreated: number;
+    yields: number;
+    spins: number;
+    spinTimeouts: number;
+    sleeps: number;
+    switches: number;
+  };
+  /** Sets (ns, when given) and returns the process-wide spin budget in ns. */
   spin(ns?: number): number;
+  /** Sets (when given) and returns the idle timeout of pooled threads beyond the reserve, in ms. */
+  idleTimeout(ms?: number): number;
 }
 
 export interface NativeGreenletBinding {
   createGreenletRuntime(trampoline: (id: number) => number): NativeGreenletRuntime;
   /** NODE_MODULE_VERSION of the headers it was built with. */
   nodeModuleVersion: number;
-  /** The negative errno values switchTo() returns, as this platform numbers them. */
+  /** The negative errno values switchTo() and create() return, as this platform numbers them. */
   errno: { ENOENT: number; EAGAIN: number; ESHUTDOWN: number };
+  /** Wake reasons: switchTo() in the greenlet that gets control back. */
+  wake: { RESUME: number; TERMINATE: number; NO_THREAD: number };
 }
 
 /** The package root: the nearest folder above this file with looplet's package.json. */

@@ -1,8 +1,8 @@
 // Greenlets: stackful coroutines with python-greenlet's semantics.
 //
-// native/src/addon/greenlet.cc moves control between threads (one OS thread
+// native/src/addon/greenlet/ moves control between threads (one OS thread
 // per started greenlet, one running JS at a time); this file owns everything
-// else. Values and exceptions travel through `transfer`, a plain variable:
+// else. Values and exceptions travel through plain variables (xfer*):
 // the switching side stores a payload, the resumed side takes it.
 //
 // The public Greenlet object and its internal State are separate on purpose:
@@ -12,7 +12,8 @@
 // same on garbage collection).
 import { AsyncLocalStorage, executionAsyncId } from 'node:async_hooks';
 import { greenletBinding, type NativeGreenletRuntime } from './binding';
-import { codedError, invalidArgType, outOfRange } from './errors';
+import * as util from 'node:util';
+import { codedError, invalidArgType, outOfRange, type CodedError } from './errors';
 
 /** Thrown into a greenlet to end it; a run() that lets it escape returns it as its value. */
 export class GreenletExit extends Error {
@@ -32,10 +33,14 @@ export interface GreenletOptions {
 
 /** Figures of this environment's greenlet runtime (see runtimeStats()). */
 export interface RuntimeStats {
-  /** OS threads made for greenlets so far (pooled: finished greenlets give theirs back). */
+  /** OS threads of the greenlet runtime now: one per started greenlet, plus idle pooled ones. */
   threads: number;
-  /** Of those, threads waiting in the pool for a new greenlet. */
+  /** Of those, threads waiting in the pool for a new greenlet (beyond a small reserve they exit after the idle timeout). */
   idleThreads: number;
+  /** OS threads made so far. */
+  threadsCreated: number;
+  /** Waits for control that ended while yielding the CPU to the greenlet switched to. */
+  yields: number;
   /** Waits for control that ended while spinning (see setSwitchSpin()). */
   spins: number;
   /** Spins that ran out of budget and went on to sleep. */
@@ -67,9 +72,48 @@ const MIN_STACK_SIZE = 128 * 1024;
 const MAX_STACK_SIZE = 1024 * 1024 * 1024;
 
 let native: NativeGreenletRuntime | null = null;
+// The negative errno values and wake reasons switchTo() answers with (the addon's, set with `native`).
+let ENOENT = 0;
+let EAGAIN = 0;
+let ESHUTDOWN = 0;
+let NO_THREAD = 0;
 let mainState: State | null = null;
 let current: State | null = null;
-let transfer: Payload | undefined;
+// What the switching side hands over, read by the side that gets control.
+// Scalars, not an object: a switch allocates nothing (fewer scavenges, which
+// must visit every suspended greenlet's stack). xferValue is the value as
+// switch() returns it (or the exception); xferArgs the whole argument list,
+// set only where a greenlet's first run needs it.
+let xferError = false;
+let xferValue: unknown;
+let xferArgs: unknown[] | null = null;
+
+function put(payload: Payload): void {
+  if ('error' in payload) {
+    xferError = true;
+    xferValue = payload.error;
+    xferArgs = null;
+  } else {
+    xferError = false;
+    xferArgs = payload.args;
+    xferValue = unpack(payload);
+  }
+}
+
+function clearTransfer(): void {
+  xferError = false;
+  xferValue = undefined;
+  xferArgs = null;
+}
+
+/** The handed-over value, or throws the handed-over exception. */
+function take(): unknown {
+  const value = xferValue;
+  const error = xferError;
+  clearTransfer();
+  if (error) throw value;
+  return value;
+}
 let tracer: TraceFunction | null = null;
 let pendingTrace: { event: TraceEvent; origin: State; target: State } | null = null;
 const byId = new Map<number, State>();
@@ -89,19 +133,53 @@ const collected = new FinalizationRegistry<State>((state) => {
  * Throws `exit` into a suspended greenlet with the caller as its parent, so
  * control comes back here; a greenlet that survives gets its parent back
  * (python-greenlet does the same when it kills a greenlet on collection).
+ * The main greenlet never gets a parent, and neither does an ancestor of the
+ * caller (that would be a cycle): those just get `exit` thrown in.
  */
 function killState(state: State, exit: GreenletExit): unknown {
-  const parent = state.parent;
-  state.parent = currentState();
+  const me = currentState();
+  for (let p: State | null = me; p !== null; p = p.parent) if (p === state) return switchTo(state, { error: exit });
+  if (state === mainState) return switchTo(state, { error: exit });
+  const parent = state.parent!;
+  setParent(state, me);
   try {
     return switchTo(state, { error: exit });
   } finally {
-    if (!state.dead) state.parent = parent;
+    if (!state.dead) setParent(state, parent);
+  }
+}
+
+// A greenlet's public object keeps its parent's alive (python-greenlet's
+// gr_parent is a strong reference): a parent that can still be reached
+// through `child.parent`, or get control when the child ends, must not be
+// ended on collection. Keyed by the child's public object, so a child that
+// is unreachable itself holds nothing.
+const parentRefs = new WeakMap<Greenlet, Greenlet>();
+
+function setParent(state: State, parent: State): void {
+  state.parent = parent;
+  const pub = state.strong ?? state.ref?.deref();
+  if (pub === undefined) return;
+  if (parent === mainState) parentRefs.delete(pub);
+  else parentRefs.set(pub, publicOf(parent));
+}
+
+/** `value instanceof GreenletExit`, false for values that throw on the check (a revoked Proxy). */
+function isExit(value: unknown): boolean {
+  try {
+    return value instanceof GreenletExit;
+  } catch {
+    return false;
   }
 }
 
 function runtime(): NativeGreenletRuntime {
-  if (native === null) native = greenletBinding().createGreenletRuntime(trampoline);
+  if (native === null) {
+    const binding = greenletBinding();
+    ({ ENOENT, EAGAIN, ESHUTDOWN } = binding.errno);
+    NO_THREAD = binding.wake.NO_THREAD;
+    native = binding.createGreenletRuntime(trampoline);
+  }
   return native;
 }
 
@@ -162,7 +240,7 @@ function resolve(target: State, payload: Payload): [State, Payload] {
       if (error !== null) {
         target.dead = true;
         target.run = undefined;
-        if (error.error instanceof GreenletExit) payload = { args: [error.error] };
+        if (isExit(error.error)) payload = { args: [error.error] };
       }
       target = target.parent!;
       continue;
@@ -171,31 +249,47 @@ function resolve(target: State, payload: Payload): [State, Payload] {
   }
 }
 
-function startNative(target: State): boolean {
+/** Creates the greenlet's native side and its thread; 0, or -errno when no thread could be made (nothing changes then). */
+function startNative(target: State): number {
   const id = runtime().create(target.stackSize, target.context);
-  if (id < 0) return false;
+  if (id < 0) return id;
   target.id = id;
   target.started = true;
   target.context = undefined; // the native record holds it now
   byId.set(id, target);
-  return true;
+  return 0;
+}
+
+/** A started greenlet whose native side has gone (ended from outside: a vm timeout, worker.terminate()) is dead. */
+function checkAlive(state: State): void {
+  if (state.started && !state.dead && state.id > 0 && native !== null && !native.alive(state.id)) {
+    state.dead = true;
+    state.run = undefined;
+    byId.delete(state.id);
+  }
+}
+
+function threadError(rc: number): CodedError {
+  return codedError(Error, 'ERR_LOOPLET_GREENLET_THREAD', `Could not start a thread for the greenlet (${rc < 0 ? (util.getSystemErrorName(rc) ?? `errno ${rc}`) : 'no thread'})`);
 }
 
 function switchTo(requested: State, request: Payload): unknown {
   const origin = currentState();
-  let [target, payload] = resolve(requested, request);
+  let target = requested;
+  let payload = request;
+  if (target.dead || (!target.started && 'error' in payload)) [target, payload] = resolve(target, payload);
   if (target === origin) return unpack(payload);
   checkAsyncScope(origin);
-  const { EAGAIN, ENOENT, ESHUTDOWN } = greenletBinding().errno;
+  const rt = runtime();
   let rc: number;
   for (;;) {
     pendingTrace = tracer ? { event: 'error' in payload ? 'throw' : 'switch', origin, target } : null;
-    transfer = payload;
-    if (!target.started && !startNative(target)) {
-      rc = EAGAIN;
-      break;
+    put(payload);
+    if (!target.started) {
+      rc = startNative(target);
+      if (rc < 0) break;
     }
-    rc = runtime().switchTo(target.id);
+    rc = rt.switchTo(target.id);
     if (rc !== ENOENT) break;
     // The greenlet's thread was ended from outside (a vm timeout or
     // worker.terminate() unwound it): it is dead, so the switch goes on to
@@ -205,23 +299,46 @@ function switchTo(requested: State, request: Payload): unknown {
     byId.delete(target.id);
     [target, payload] = resolve(target, payload);
     if (target === origin) {
-      transfer = undefined;
+      clearTransfer();
       return unpack(payload);
     }
   }
+  return received(origin, rc);
+}
+
+/** After a switch returned in `origin` with rc: the value switched back, or the exception. */
+function received(origin: State, rc: number): unknown {
   current = origin;
-  origin.asyncId = executionAsyncId();
-  if (rc < 0) {
-    transfer = undefined;
+  if (origin !== mainState) origin.asyncId = executionAsyncId();
+  if (rc < 0 || rc === NO_THREAD) {
+    clearTransfer();
     pendingTrace = null;
     if (rc === ESHUTDOWN) throw codedError(Error, 'ERR_LOOPLET_GREENLET_SHUTDOWN', 'Greenlets cannot switch while the environment shuts down');
-    throw codedError(Error, 'ERR_LOOPLET_GREENLET_THREAD', `Could not start a thread for the greenlet (errno ${rc})`);
+    throw threadError(rc);
   }
+  if (pendingTrace === null) return take();
   // Take the payload before the tracer runs: the tracer may switch again.
-  const received = transfer!;
-  transfer = undefined;
+  const error = xferError;
+  const value = xferValue;
+  clearTransfer();
   runTrace();
-  return unpack(received);
+  if (error) throw value;
+  return value;
+}
+
+/**
+ * switch() with no argument or one, to a started, live greenlet and no
+ * tracer: the common case, without the payload objects of switchTo().
+ */
+function switchValue(target: State, argc: number, value: unknown): unknown {
+  const origin = currentState();
+  if (target === origin) return value;
+  checkAsyncScope(origin);
+  xferError = false;
+  xferValue = value;
+  const rc = native!.switchTo(target.id);
+  if (rc === ENOENT) return switchTo(target, { args: argc === 0 ? [] : [value] });
+  return received(origin, rc);
 }
 
 /**
@@ -270,28 +387,35 @@ function trampoline(id: number): number {
   self.asyncId = executionAsyncId();
   let result: Payload;
   try {
-    const payload = transfer!;
-    transfer = undefined;
+    // A first run always comes from put(), which keeps the argument list.
+    const error = xferError;
+    const value = xferValue;
+    const args = xferArgs ?? (value === undefined ? [] : [value]);
+    clearTransfer();
     runTrace();
-    if ('error' in payload) throw payload.error;
+    if (error) throw value;
     const [run, thisArg] = takeRun(self);
-    result = { args: [run === undefined ? undefined : run.apply(thisArg, payload.args)] };
+    result = { args: [run === undefined ? undefined : run.apply(thisArg, args)] };
   } catch (err) {
-    result = err instanceof GreenletExit ? { args: [err] } : { error: err };
+    result = isExit(err) ? { args: [err] } : { error: err };
   }
   self.dead = true;
   byId.delete(id);
   const [target, payload] = resolve(self.parent!, result);
-  if (!target.started && !startNative(target)) {
-    // No thread for the parent: it cannot start, so it dies with the error
-    // and the payload goes on to the main greenlet.
-    target.dead = true;
-    transfer = { error: codedError(Error, 'ERR_LOOPLET_GREENLET_THREAD', 'Could not start a thread for the greenlet') };
-    current = mainOf();
-    return 0;
+  if (!target.started) {
+    const rc = startNative(target);
+    if (rc < 0) {
+      // No thread for the parent: it cannot start, so it dies, and the main
+      // greenlet gets the error.
+      target.dead = true;
+      target.run = undefined;
+      put({ error: threadError(rc) });
+      current = mainOf();
+      return 0;
+    }
   }
   pendingTrace = tracer ? { event: 'error' in payload ? 'throw' : 'switch', origin: self, target } : null;
-  transfer = payload;
+  put(payload);
   current = target;
   return target.id;
 }
@@ -325,6 +449,7 @@ export class Greenlet {
       else {
         state.ref = new WeakRef(this);
         collected.register(this, state, state);
+        if (state.parent !== null) setParent(state, state.parent);
       }
       return;
     }
@@ -335,7 +460,7 @@ export class Greenlet {
       id: -1,
       run: run ?? method,
       method: method !== undefined,
-      parent: parent === undefined || parent === null ? currentState() : stateOf(parent, 'parent'),
+      parent: null,
       started: false,
       dead: false,
       stackSize: checkStackSize(options.stackSize),
@@ -344,6 +469,7 @@ export class Greenlet {
       asyncId: 0,
       context: runtime().context(),
     };
+    setParent(state, parent === undefined || parent === null ? currentState() : stateOf(parent, 'parent'));
     states.set(this, state);
     collected.register(this, state, state);
   }
@@ -353,8 +479,12 @@ export class Greenlet {
    * ones make the suspended switch() there return: no argument -> undefined,
    * one -> itself, several -> an array. Returns what is switched back to us.
    */
-  switch(...args: unknown[]): unknown {
-    return switchTo(stateOf(this, 'this'), { args });
+  switch(...args: unknown[]): unknown;
+  switch(): unknown {
+    const state = stateOf(this, 'this');
+    const argc = arguments.length;
+    if (argc <= 1 && state.started && !state.dead && tracer === null) return switchValue(state, argc, arguments[0]);
+    return switchTo(state, { args: Array.prototype.slice.call(arguments) });
   }
 
   /** Raises `error` (default: a new GreenletExit) inside this greenlet, where it is suspended. */
@@ -392,10 +522,11 @@ export class Greenlet {
       throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The parent of a greenlet cannot be removed');
     }
     const parent = stateOf(value, 'parent');
+    if (state === mainState) throw codedError(Error, 'ERR_LOOPLET_GREENLET_CYCLE', 'The main greenlet has no parent');
     for (let p: State | null = parent; p !== null; p = p.parent) {
       if (p === state) throw codedError(Error, 'ERR_LOOPLET_GREENLET_CYCLE', 'cyclic parent chain');
     }
-    state.parent = parent;
+    setParent(state, parent);
   }
 
   /**
@@ -408,7 +539,9 @@ export class Greenlet {
   run?(...args: any[]): unknown;
 
   get dead(): boolean {
-    return stateOf(this, 'this').dead;
+    const state = stateOf(this, 'this');
+    checkAlive(state);
+    return state.dead;
   }
 
   get started(): boolean {
@@ -418,6 +551,7 @@ export class Greenlet {
   /** Started and not dead: it is running or suspended. */
   get active(): boolean {
     const state = stateOf(this, 'this');
+    checkAlive(state);
     return state.started && !state.dead;
   }
 }
@@ -487,16 +621,20 @@ export function runtimeStats(): RuntimeStats {
   return runtime().stats();
 }
 
-const MAX_SPIN_US = 1_000_000;
+/** setSwitchSpin's limit: a spin longer than this never pays. */
+const MAX_SPIN_US = 10_000;
 
 /**
- * Sets how long, in microseconds, a thread that has handed control to another
- * greenlet may spin waiting to get it back before it sleeps in the kernel.
- * Process-wide. The default is 20 (the LOOPLET_GREENLET_SPIN_US environment
- * variable, read once, overrides it); 0 turns spinning off. A thread spins
- * only when its previous wait was that short and the greenlet it woke runs on
- * another CPU, and at most half the CPUs spin at once; with one CPU nothing
- * spins and this has no effect. Returns the previous value (0 when off).
+ * Turns spinning on: a thread that has handed control to another greenlet
+ * then waits for it to come back by spinning on its CPU for up to this many
+ * microseconds, while the target runs on another CPU, instead of yielding
+ * its CPU to the target. Process-wide; 0 (the default) turns it off. It only
+ * pays on hosts whose CPUs hand cache lines over cheaply, and it burns a
+ * second CPU (benchmarks/RESULTS.md). A thread spins only when its previous
+ * wait was that short, and at most half the CPUs spin at once; with one CPU
+ * nothing spins and this has no effect. The LOOPLET_GREENLET_SPIN_US
+ * environment variable, read once, sets the initial value. Returns the
+ * previous value.
  */
 export function setSwitchSpin(microseconds: number): number {
   if (typeof microseconds !== 'number') throw invalidArgType('microseconds', 'of type number', microseconds);
@@ -509,7 +647,27 @@ export function setSwitchSpin(microseconds: number): number {
   return previous / 1000;
 }
 
-/** The spin budget in effect, in microseconds (0: off; always 0 with one CPU). */
+/** The spin budget in effect, in microseconds (0: off, the default; always 0 with one CPU). */
 export function getSwitchSpin(): number {
   return runtime().spin() / 1000;
+}
+
+/** The longest idle timeout setIdleThreadTimeout() takes: a day. */
+const MAX_IDLE_MS = 86_400_000;
+
+/**
+ * Sets how long, in milliseconds, an idle pooled greenlet thread lives
+ * beyond a reserve of the 8 most recently used: finished greenlets give
+ * their thread back to a pool, so that spawning is cheap, and after a burst
+ * of many suspended greenlets the threads beyond the reserve exit once idle
+ * this long. Per JS thread; default 10,000 (LOOPLET_GREENLET_IDLE_MS sets
+ * the initial value). Returns the previous value.
+ */
+export function setIdleThreadTimeout(ms: number): number {
+  if (typeof ms !== 'number') throw invalidArgType('ms', 'of type number', ms);
+  if (!(Number.isInteger(ms) && ms >= 0 && ms <= MAX_IDLE_MS)) throw outOfRange('ms', `an integer >= 0 and <= ${MAX_IDLE_MS}`, ms);
+  const native = runtime();
+  const previous = native.idleTimeout();
+  native.idleTimeout(ms);
+  return previous;
 }

@@ -23,6 +23,7 @@ export {
   setSwitchSpin,
   getSwitchSpin,
   asyncContextPerGreenlet,
+  setIdleThreadTimeout,
   type GreenletOptions,
   type TraceEvent,
   type TraceFunction,

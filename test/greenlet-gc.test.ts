@@ -92,9 +92,14 @@ describe('unreachable greenlets (test_gc, test_dealloc)', () => {
     });
   });
 
-  it('ends unreachable nested greenlets, inner and outer', () => {
+  it('keeps nested greenlets alive while the outer one is suspended in a switch into the inner one (documented); kill() ends both', () => {
     const { result } = scenario('nested');
-    expect(result).toEqual({ done: true, finallies: ['inner', 'outer'] });
+    expect(result).toEqual({ endedEarly: false, keptAlive: true, done: true, finallies: ['outer', 'inner'] });
+  });
+
+  it('does not end a collected greenlet that is still the parent of a reachable one (python-greenlet: gr_parent is a strong reference)', () => {
+    const { result } = scenario('parentOfReachable');
+    expect(result).toEqual({ endedEarly: false, parentAlive: true, result: 'parent done', log: ['parent got: child done', 'parent finally'] });
   });
 
   it('sees GreenletExit at the switch of each collected greenlet (test_dealloc)', () => {
