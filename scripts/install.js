@@ -11,8 +11,8 @@
 // prebuilt, the install still succeeds with a warning: the poller works,
 // and greenlets throw ERR_LOOPLET_NATIVE_MISSING when first used.
 //
-// LOOPLET_BUILD_FROM_SOURCE=1 (or npm's --build-from-source) skips the
-// prebuilds.
+// LOOPLET_BUILD_FROM_SOURCE=1 (or npm's --build-from-source), or a git
+// checkout, skips the prebuilds.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -51,7 +51,9 @@ function nodeGyp() {
 }
 
 function main() {
-  const fromSource = isSet(process.env.LOOPLET_BUILD_FROM_SOURCE) || isSet(process.env.npm_config_build_from_source);
+  // A git checkout builds from source: its prebuilds/ may be older than the code.
+  const fromSource =
+    fs.existsSync(path.join(root, '.git')) || isSet(process.env.LOOPLET_BUILD_FROM_SOURCE) || isSet(process.env.npm_config_build_from_source);
   const missing = fromSource ? wanted : wanted.filter((w) => !loads(w.file));
   if (missing.length === 0) return 0;
   if (!fromSource && fs.existsSync(dir)) {
