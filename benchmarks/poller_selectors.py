@@ -8,7 +8,9 @@ prints one JSON object on stdout, measured the same way: N socketpairs, one
 end of each registered for EVENT_READ, `active` peers holding one unread byte;
 blocks of K calls of selector.select(0), K chosen so that a block lasts about
 blockUs; warm-up and calibration first; samples are the mean ns per call per
-block.
+block. Then longBatches long batches of longCalls calls (fewer where they would
+take longer than longMaxMs at the blocks' median), each timed as one span, so
+that whatever the calls cost in garbage collection is inside their mean.
 A churn trial times register / modify / unregister of every fd per op.
 Standard library only (selectors, socket, resource).
 """
@@ -70,6 +72,17 @@ def warm_and_calibrate(run, target_ns, warmup_ms):
             return k
 
 
+def median(values):
+    s = sorted(values)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def long_batch_calls(ns_per_call, max_calls, max_ms):
+    """max_calls, or fewer where that many would take longer than max_ms (at least 1)."""
+    return max(1, min(max_calls, int(max_ms * 1e6 // max(ns_per_call, 1.0))))
+
+
 def run_select(trial, selector_cls):
     n, active = trial["n"], trial["active"]
     pairs = socketpairs(n)
@@ -98,8 +111,10 @@ def run_select(trial, selector_cls):
 
     k = warm_and_calibrate(run, trial["blockUs"] * 1e3, trial["warmupMs"])
     samples = run(trial["blocks"], k)
+    calls = long_batch_calls(median(samples), trial["longCalls"], trial["longMaxMs"])
+    long_ns = [run(1, calls)[0] for _ in range(trial["longBatches"])]
     sel.close()
-    return {"ok": True, "js": samples, "k": {"js": k}}
+    return {"ok": True, "js": samples, "k": {"js": k}, "long": {"js": {"calls": calls, "ns": long_ns}}}
 
 
 def run_churn(trial, selector_cls):

@@ -150,6 +150,10 @@ export class Poller<T = unknown> {
   #native: NativePollerHandle | null;
   readonly #keys = new Map<number, SelectorKey<T>>();
   readonly #view = new KeyMap<T>(this.#keys);
+  // The same keys indexed by fd, for select(): an array index instead of a
+  // Map lookup per ready fd. Filled with undefined, never with holes, so it
+  // stays a packed array.
+  readonly #byFd: Array<SelectorKey<T> | undefined> = [];
   #buffer: Int32Array;
   #watchCallback: WatchCallback<T> | null = null;
   #rearmQueued = false;
@@ -220,6 +224,7 @@ export class Poller<T = unknown> {
     if (rc < 0) throw this.#ctlError(rc, fd);
     const key: SelectorKey<T> = Object.freeze({ fileobj, fd, events, data });
     this.#keys.set(fd, key);
+    this.#index(fd, key);
     if (this.#keys.size > this.#buffer.length / 2) {
       this.#buffer = new Int32Array(this.#buffer.length * 2);
       native.setBuffer(this.#buffer);
@@ -243,6 +248,7 @@ export class Poller<T = unknown> {
     }
     const key: SelectorKey<T> = Object.freeze({ fileobj, fd, events, data });
     this.#keys.set(fd, key);
+    this.#index(fd, key);
     return key;
   }
 
@@ -254,6 +260,7 @@ export class Poller<T = unknown> {
     const key = this.#known(fd);
     native.del(fd);
     this.#keys.delete(fd);
+    this.#byFd[fd] = undefined;
     this.#changed();
     return key;
   }
@@ -271,12 +278,47 @@ export class Poller<T = unknown> {
     if (n < 0) throw systemError(n, SYSCALLS[this.backend].wait);
     const ready: ReadyList<T> = [];
     const buffer = this.#buffer;
-    const keys = this.#keys;
+    const byFd = this.#byFd;
     for (let i = 0; i < n; i++) {
-      const key = keys.get(buffer[2 * i])!;
+      const key = byFd[buffer[2 * i]]!;
       ready.push([key, buffer[2 * i + 1] & key.events]);
     }
     return ready;
+  }
+
+  /**
+   * select() into an array the caller keeps: `out` gets the ready pairs
+   * (its own pair arrays are reused, new ones appended as needed, its length
+   * set to the count) and the count is returned. Allocates nothing once
+   * `out` has grown to the largest count seen, for loops that select often.
+   */
+  selectInto(out: ReadyList<T>, timeoutMs?: number): number {
+    if (!Array.isArray(out)) throw invalidArgType('out', 'an instance of Array', out);
+    const native = this.#open();
+    const timeout = toNativeTimeout(timeoutMs);
+    const n = native.wait(timeout);
+    if (n < 0) throw systemError(n, SYSCALLS[this.backend].wait);
+    const buffer = this.#buffer;
+    const byFd = this.#byFd;
+    for (let i = 0; i < n; i++) {
+      const key = byFd[buffer[2 * i]]!;
+      const events = buffer[2 * i + 1] & key.events;
+      const pair = out[i];
+      if (Array.isArray(pair) && pair.length === 2) {
+        pair[0] = key;
+        pair[1] = events;
+      } else {
+        out[i] = [key, events];
+      }
+    }
+    out.length = n;
+    return n;
+  }
+
+  #index(fd: number, key: SelectorKey<T>): void {
+    const byFd = this.#byFd;
+    while (byFd.length <= fd) byFd.push(undefined);
+    byFd[fd] = key;
   }
 
   /** The key of a registered fd; throws ERR_LOOPLET_NOT_REGISTERED otherwise. */
@@ -347,6 +389,7 @@ export class Poller<T = unknown> {
     this.#native.close();
     this.#native = null;
     this.#keys.clear();
+    this.#byFd.length = 0;
   }
 
   [Symbol.dispose](): void {

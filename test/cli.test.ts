@@ -5,6 +5,7 @@
 // the benchmarks, never in tests.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,30 +108,101 @@ interface SummaryJson {
   blocks: number;
 }
 
+interface LongJson {
+  mean: number;
+  calls: number;
+  batches: number;
+  batchMeans: number[];
+}
+
 describe('bench poller', () => {
-  it('a tiny poll run writes poller-latest.json with JS, C-floor and syscall-floor samples', () => {
+  it('a tiny poll run writes poller-latest.json with JS, C-floor and syscall-floor samples, short blocks and long batches', () => {
     const dir = path.join(out, 'poller');
     const r = looplet(['bench', 'poller', '--quick', '--backend', 'poll', '--sizes', '10', '--no-python', '--no-churn', '--out', dir]);
     expect(statusOf(r)).toMatchObject({ status: 0 });
     expect(r.stdout).toContain('looplet bench poller (quick)');
+    for (const column of ['JS mean', 'JS into', 'into mean', 'C mean', 'syscall mean', 'Py mean']) expect(r.stdout).toContain(column);
     const result = JSON.parse(fs.readFileSync(path.join(dir, 'poller-latest.json'), 'utf8'));
     expect(result.benchmark).toBe('looplet bench poller');
     expect(result.settings.backends).toEqual(['poll']);
     expect(result.settings.sizes).toEqual([10]);
+    expect(result.settings).toMatchObject({ longCalls: 5000, longBatches: 2 });
     expect(result.churn).toEqual([]);
     expect(result.select.length).toBeGreaterThan(0);
     for (const row of result.select) {
       expect(row).toMatchObject({ backend: 'poll', n: 10, status: 'ok' });
-      for (const method of ['js', 'c', 'raw'] as const) {
+      for (const method of ['js', 'into', 'c', 'raw'] as const) {
         const s = row[method] as SummaryJson;
         expect(s.blocks).toBeGreaterThan(0);
         expect(s.median).toBeGreaterThan(0);
       }
       expect(row.python).toBeUndefined();
+      // The long batches: every method but Python (skipped), as many batches
+      // as the settings say, the mean being the batches' mean.
+      expect(Object.keys(row.long).sort()).toEqual(['c', 'into', 'js', 'raw']);
+      for (const method of ['js', 'into', 'c', 'raw'] as const) {
+        const long = row.long[method] as LongJson;
+        expect(long.batches).toBe(2);
+        expect(long.batchMeans).toHaveLength(2);
+        expect(long.calls).toBeGreaterThan(0);
+        expect(long.calls).toBeLessThanOrEqual(5000);
+        expect(long.mean).toBeCloseTo(long.batchMeans.reduce((a, b) => a + b, 0) / 2, 9);
+        expect(long.mean).toBeGreaterThan(0);
+      }
     }
     expect(result.select.map((row: { active: number }) => row.active).sort()).toEqual([1, 10]);
+    // The long-batch targets need epoll at N=5000 (and Python): not decided here, and said so.
+    const longTargets = result.targets.filter((t: { name: string }) => t.name.includes('mean over long batches'));
+    expect(longTargets).toHaveLength(2);
+    for (const t of longTargets) expect(t).toMatchObject({ pass: null, detail: expect.stringMatching(/^not measured/) });
     expect(fs.readFileSync(path.join(dir, 'poller-latest.svg'), 'utf8')).toMatch(/^<svg /);
   }, 60_000);
+});
+
+// The long-batch targets judged from given figures (none measured here).
+describe('bench poller targets', () => {
+  interface TargetJson {
+    name: string;
+    pass: boolean | null;
+    detail: string;
+  }
+  type ComputeTargets = (rows: unknown[], backends: string[]) => TargetJson[];
+
+  const summary = (median: number): SummaryJson & { min: number; mean: number } => ({ median, p99: median, min: median, mean: median, blocks: 100 });
+  const long = (mean: number): LongJson => ({ mean, calls: 20_000, batches: 6, batchMeans: new Array(6).fill(mean) });
+  function epoll5000(jsMean: number, rawMean: number, pyMean?: number): unknown {
+    return {
+      backend: 'epoll',
+      n: 5000,
+      active: 1,
+      activeLabel: '1',
+      status: 'ok',
+      js: summary(0.5),
+      c: summary(0.4),
+      raw: summary(0.3),
+      long: { js: long(jsMean), into: long(jsMean * 0.9), c: long(0.35), raw: long(rawMean), ...(pyMean === undefined ? {} : { python: long(pyMean) }) },
+    };
+  }
+  function judged(row: unknown): Array<boolean | null> {
+    const { computeTargets } = createRequire(__filename)(path.join(repoRoot, 'benchmarks', 'dist', 'report.js')) as { computeTargets: ComputeTargets };
+    const targets = computeTargets([row], ['epoll']);
+    const long = targets.filter((t) => t.name.includes('mean over long batches'));
+    expect(long.map((t) => t.name)).toEqual([
+      "epoll JS select(0), 1 of 5000 ready, mean over long batches, at most 1.8x the bare epoll_wait's",
+      "epoll JS select(0), 1 of 5000 ready, mean over long batches, at most 0.7x Python's EpollSelector.select(0)'s",
+    ]);
+    return long.map((t) => t.pass);
+  }
+
+  it('JS mean at most 1.8x the syscall mean and at most 0.7x the Python mean passes; above either fails that one', () => {
+    expect(judged(epoll5000(0.5, 0.3, 1.0))).toEqual([true, true]); // 1.67x, 0.5x
+    expect(judged(epoll5000(0.6, 0.3, 1.0))).toEqual([false, true]); // 2x
+    expect(judged(epoll5000(0.5, 0.3, 0.7))).toEqual([true, false]); // 0.71x
+  });
+
+  it('without the Python peer the Python target is undecided, not failed', () => {
+    expect(judged(epoll5000(0.5, 0.3))).toEqual([true, null]);
+  });
 });
 
 describe('bench greenlet', () => {

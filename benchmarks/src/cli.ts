@@ -85,9 +85,10 @@ Options:
 
 const pollerUsage = (): string => `Usage: looplet bench poller [options]
 
-Measures Poller.select(0) from JavaScript (median and p99 us per call over blocks of
-calls) for N registered socketpairs with 1, 10% and 100% of them readable, next to
-the core poller's wait in C, the bare syscall and Python's selectors (same backend);
+Measures Poller.select(0) and selectInto(out, 0) from JavaScript (median and p99 us
+per call over short blocks of calls, and the mean over long batches, GC inside) for N
+registered socketpairs with 1, 10% and 100% of them readable, next to the core
+poller's wait in C, the bare syscall and Python's selectors (same backend);
 plus register/modify/unregister churn. Each trial runs in a fresh process. Prints a
 table; writes <out>/poller-<timestamp>.{json,svg} and poller-latest.{json,svg}.
 

@@ -1,6 +1,7 @@
-// `looplet bench poller`: Poller.select(0) per backend, size and active
-// count, against the C floor (a core poller, same fds), the bare syscall and
-// Python's selectors; plus registration churn. Every trial runs in a fresh
+// `looplet bench poller`: Poller.select(0) (and selectInto) per backend, size
+// and active count, against the C floor (a core poller, same fds), the bare
+// syscall and Python's selectors, as the median of short blocks and as the
+// mean over long batches; plus registration churn. Every trial runs in a fresh
 // process (worker.ts, benchmarks/poller_selectors.py); this parent only
 // plans, collects, reports and writes bench-results/poller-*.{json,svg}.
 import { spawnSync } from 'node:child_process';
@@ -17,12 +18,13 @@ import {
   textReport,
   writeResults,
   type ChurnRow,
+  type LongMethod,
   type PhaseSummaries,
   type PollerBenchResult,
   type SelectRow,
 } from './report';
 import { runProcess } from './process';
-import { fmt, summarize } from './stats';
+import { fmt, summarize, summarizeLong, type LongSummary } from './stats';
 
 export interface PollerBenchOptions {
   quick: boolean;
@@ -44,13 +46,42 @@ interface Mode {
   rounds: number;
   blockUs: number;
   warmupMs: number;
+  /** Calls per long batch (fewer where they would take longer than longMaxMs). */
+  longCalls: number;
+  /** Long batches per method. */
+  longBatches: number;
+  longMaxMs: number;
   churnSamples: number;
   churnMinOps: number;
 }
 
 const MODES: Record<'quick' | 'full', Mode> = {
-  quick: { sizes: [10, 100, 1000, 5000], actives: ['1', '100%'], blocks: 100, rounds: 2, blockUs: 300, warmupMs: 30, churnSamples: 12, churnMinOps: 200 },
-  full: { sizes: [10, 100, 300, 1000, 5000, 10000], actives: ['1', '10%', '100%'], blocks: 600, rounds: 6, blockUs: 500, warmupMs: 150, churnSamples: 60, churnMinOps: 500 },
+  quick: {
+    sizes: [10, 100, 1000, 5000],
+    actives: ['1', '100%'],
+    blocks: 100,
+    rounds: 2,
+    blockUs: 300,
+    warmupMs: 30,
+    longCalls: 5_000,
+    longBatches: 2,
+    longMaxMs: 20,
+    churnSamples: 12,
+    churnMinOps: 200,
+  },
+  full: {
+    sizes: [10, 100, 300, 1000, 5000, 10000],
+    actives: ['1', '10%', '100%'],
+    blocks: 600,
+    rounds: 6,
+    blockUs: 500,
+    warmupMs: 150,
+    longCalls: 20_000,
+    longBatches: 6,
+    longMaxMs: 50,
+    churnSamples: 60,
+    churnMinOps: 500,
+  },
 };
 
 const FD_SETSIZE = 1024;
@@ -118,7 +149,19 @@ export function runPollerBench(opts: PollerBenchOptions): PollerBenchResult {
         const active = activeCount(label, n);
         if (seen.has(active)) continue;
         seen.add(active);
-        selectPlan.push({ kind: 'select', backend, n, active, blocks: mode.blocks, rounds: mode.rounds, blockUs: mode.blockUs, warmupMs: mode.warmupMs });
+        selectPlan.push({
+          kind: 'select',
+          backend,
+          n,
+          active,
+          blocks: mode.blocks,
+          rounds: mode.rounds,
+          blockUs: mode.blockUs,
+          warmupMs: mode.warmupMs,
+          longCalls: mode.longCalls,
+          longBatches: mode.longBatches,
+          longMaxMs: mode.longMaxMs,
+        });
       }
     }
   }
@@ -149,12 +192,25 @@ export function runPollerBench(opts: PollerBenchOptions): PollerBenchResult {
       if (!out.ok) {
         Object.assign(row, { status: 'n/a', note: out.reason });
       } else {
-        Object.assign(row, { js: summarize(out.js), c: out.c && summarize(out.c), raw: out.raw && summarize(out.raw), k: out.k });
+        const long: Partial<Record<LongMethod, LongSummary>> = {};
+        for (const [method, b] of Object.entries(out.long)) long[method as LongMethod] = summarizeLong(b.calls, b.ns);
+        Object.assign(row, {
+          js: summarize(out.js),
+          into: out.into && summarize(out.into),
+          c: out.c && summarize(out.c),
+          raw: out.raw && summarize(out.raw),
+          k: out.k,
+          long,
+        });
         if (!('note' in py)) {
           try {
             const p = runProcess<SelectOutcome>(py.exe, [py.script], trial);
-            if (p.ok) row.python = summarize(p.js);
-            else row.pythonNote = p.reason;
+            if (p.ok) {
+              row.python = summarize(p.js);
+              if (p.long?.js) long.python = summarizeLong(p.long.js.calls, p.long.js.ns);
+            } else {
+              row.pythonNote = p.reason;
+            }
           } catch (err) {
             row.pythonNote = `failed: ${(err as Error).message}`;
           }
@@ -164,7 +220,11 @@ export function runPollerBench(opts: PollerBenchOptions): PollerBenchResult {
       Object.assign(row, { status: 'error', note: (err as Error).message });
     }
     selectRows.push(row);
-    const figures = row.status === 'ok' ? `JS ${fmt(row.js?.median)} us, C ${fmt(row.c?.median)} us, Python ${fmt(row.python?.median)} us` : `${row.status}: ${row.note}`;
+    const figures =
+      row.status === 'ok'
+        ? `JS ${fmt(row.js?.median)} us (mean ${fmt(row.long?.js?.mean)}), C ${fmt(row.c?.median)} us (mean ${fmt(row.long?.c?.mean)}), ` +
+          `Python ${fmt(row.python?.median)} us (mean ${fmt(row.long?.python?.mean)})`
+        : `${row.status}: ${row.note}`;
     progress(`${head}: ${figures} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   }
 

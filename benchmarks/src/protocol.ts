@@ -2,6 +2,8 @@
 // what the trial prints back on stdout (one JSON object). The Node worker
 // (worker.ts) and the Python peer (benchmarks/poller_selectors.py) speak the
 // same protocol; samples are nanoseconds per call (or per op), one per block.
+// A select trial also times long batches (see SelectTrial.longCalls), whose
+// means keep whatever garbage collection the calls cause inside the figure.
 import type { Backend } from '../../dist/cjs/poller';
 
 /** Poller.select(0) on n registered socketpair ends, `active` of them readable. */
@@ -17,6 +19,15 @@ export interface SelectTrial {
   /** Aim for blocks of this many µs: K = calls per block follows from it. */
   blockUs: number;
   warmupMs: number;
+  /**
+   * After the blocks: long batches of this many calls per method (fewer
+   * where that many would take longer than longMaxMs, judged from the
+   * method's median per call in the blocks), timed as one span each.
+   */
+  longCalls: number;
+  /** Long batches per method, the methods taking turns as in the rounds. */
+  longBatches: number;
+  longMaxMs: number;
 }
 
 /** register all n fds, modify all, unregister all; repeated. */
@@ -38,12 +49,22 @@ export interface Unavailable {
   reason: string;
 }
 
+/** One method's long batches: calls per batch and the mean ns per call of each batch. */
+export interface LongBatches {
+  calls: number;
+  ns: number[];
+}
+
 export interface SelectSamples {
   ok: true;
   /** Poller.select(0) from JS (Python: selector.select(0)). */
   js: number[];
+  /** poller.selectInto(out, 0) from JS, one `out` reused throughout (Node only). */
+  into?: number[];
   /** Calls per block, per method. */
   k: Record<string, number>;
+  /** The long batches, keyed like the samples (js, into, c, raw; Python: js). */
+  long: Record<string, LongBatches>;
   /** lp_poller_wait in C on a core poller with the same fds (Node only). */
   c?: number[];
   /** The bare syscall on the same fds (Node only, when the build has the helper). */

@@ -5,10 +5,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Backend } from '../../dist/cjs/poller';
-import { fmt, slope, type Summary } from './stats';
+import { fmt, slope, type LongSummary, type Summary } from './stats';
 import { logLogChart, type Series } from './svg';
 
 export type Status = 'ok' | 'n/a' | 'error';
+
+/** The methods timed over long batches: select(0), selectInto(out, 0), the C floor, the syscall, Python. */
+export type LongMethod = 'js' | 'into' | 'c' | 'raw' | 'python';
 
 export interface SelectRow {
   backend: Backend;
@@ -21,6 +24,8 @@ export interface SelectRow {
   note?: string;
   /** Poller.select(0) from JS. */
   js?: Summary;
+  /** poller.selectInto(out, 0) from JS, one `out` reused. */
+  into?: Summary;
   /** lp_poller_wait in C on a core poller with the same fds. */
   c?: Summary;
   /** The bare syscall on the same fds, in C. */
@@ -30,6 +35,8 @@ export interface SelectRow {
   pythonNote?: string;
   /** Calls per block, per method. */
   k?: Record<string, number>;
+  /** Each method over long batches (GC inside): the mean µs per call over all of them. */
+  long?: Partial<Record<LongMethod, LongSummary>>;
 }
 
 export interface PhaseSummaries {
@@ -107,6 +114,11 @@ export interface PollerBenchResult {
 
 /** The project's targets for the JS epoll overhead over the C floor. */
 export const EPOLL_MAX_JS_OVER_C = 1.8;
+/** Issue 12: epoll select(0), 1 ready of LONG_TARGET_N, mean over long batches, at most this times the bare epoll_wait's. */
+export const EPOLL_MAX_JS_OVER_RAW_LONG = 1.8;
+/** ... and at most this times Python's EpollSelector.select(0)'s. */
+export const EPOLL_MAX_JS_OVER_PYTHON_LONG = 0.7;
+export const LONG_TARGET_N = 5000;
 /** "Flat": cost(N_max)/cost(N_min) below this. */
 export const FLAT_MAX_RATIO = 2;
 /** "Grows with N": log-log slope of cost against N at least this. */
@@ -133,6 +145,7 @@ export function computeTargets(rows: SelectRow[], backends: Backend[]): Target[]
       detail: `JS/C ${ratios.map((r) => `${fmt(r.ratio)} (N=${r.n})`).join(', ')}; worst ${fmt(worst.ratio)}x at N=${worst.n}`,
     });
   }
+  targets.push(...longMeanTargets(rows));
   for (const backend of backends) {
     const expected = EXPECTED[backend];
     const name = expected === 'flat' ? `${backend} stays flat as N grows` : `${backend} cost grows with N`;
@@ -157,6 +170,39 @@ export function computeTargets(rows: SelectRow[], backends: Backend[]): Target[]
   return targets;
 }
 
+/**
+ * The long-batch targets (issue 12): epoll select(0) with 1 ready of
+ * LONG_TARGET_N, mean µs per call over the long batches, against the bare
+ * epoll_wait's and Python's EpollSelector.select(0)'s means in the same run.
+ * selectInto's ratio is shown beside, not judged.
+ */
+function longMeanTargets(rows: SelectRow[]): Target[] {
+  const row = rows.find((r) => r.backend === 'epoll' && r.n === LONG_TARGET_N && r.active === 1 && r.status === 'ok');
+  const js = row?.long?.js;
+  const into = row?.long?.into;
+  const head = `epoll JS select(0), 1 of ${LONG_TARGET_N} ready, mean over long batches`;
+  const judge = (name: string, limit: number, floor: LongSummary | undefined, missing: string): Target => {
+    if (!row) return { name, pass: null, detail: `not measured (needs epoll at N=${LONG_TARGET_N} with 1 active fd in --backend and --sizes)` };
+    if (!js || !floor) return { name, pass: null, detail: missing };
+    const ratio = js.mean / floor.mean;
+    const intoRatio = into ? `; selectInto ${fmt(into.mean)} us = ${fmt(into.mean / floor.mean)}x` : '';
+    return {
+      name,
+      pass: ratio <= limit,
+      detail: `JS ${fmt(js.mean)} us / ${fmt(floor.mean)} us = ${fmt(ratio)}x (${js.batches} x ${js.calls} calls each)${intoRatio}`,
+    };
+  };
+  return [
+    judge(`${head}, at most ${EPOLL_MAX_JS_OVER_RAW_LONG}x the bare epoll_wait's`, EPOLL_MAX_JS_OVER_RAW_LONG, row?.long?.raw, 'no syscall-floor long batches in this run'),
+    judge(
+      `${head}, at most ${EPOLL_MAX_JS_OVER_PYTHON_LONG}x Python's EpollSelector.select(0)'s`,
+      EPOLL_MAX_JS_OVER_PYTHON_LONG,
+      row?.long?.python,
+      `no Python long batches in this run${row?.pythonNote ? ` (${row.pythonNote})` : ' (Python peer skipped)'}`,
+    ),
+  ];
+}
+
 /** Left-aligns the first `textCols` columns, right-aligns the rest. */
 export function table(header: string[], rows: string[][], textCols: number): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -171,21 +217,45 @@ export function table(header: string[], rows: string[][], textCols: number): str
 const ratio = (a?: Summary, b?: Summary): string => (a && b ? fmt(a.median / b.median) : '-');
 
 export function selectTable(rows: SelectRow[]): string {
-  const header = ['backend', 'N', 'active', 'JS med', 'JS p99', 'C med', 'C p99', 'JS/C', 'syscall', 'Py med', 'Py/JS'];
+  const header = [
+    'backend',
+    'N',
+    'active',
+    'JS med',
+    'JS p99',
+    'JS mean',
+    'JS into',
+    'into mean',
+    'C med',
+    'C p99',
+    'C mean',
+    'JS/C',
+    'syscall',
+    'syscall mean',
+    'Py med',
+    'Py mean',
+    'Py/JS',
+  ];
   const body = rows.map((r) => {
     const active = r.active === 0 ? '-' : r.activeLabel === '1' ? '1' : `${r.active} (${r.activeLabel})`;
-    if (r.status !== 'ok') return [r.backend, String(r.n), active, r.status === 'n/a' ? 'n/a' : 'error', '', '', '', '', '', '', ''];
+    if (r.status !== 'ok') return [r.backend, String(r.n), active, r.status === 'n/a' ? 'n/a' : 'error', ...header.slice(4).map(() => '')];
     return [
       r.backend,
       String(r.n),
       active,
       fmt(r.js?.median),
       fmt(r.js?.p99),
+      fmt(r.long?.js?.mean),
+      fmt(r.into?.median),
+      fmt(r.long?.into?.mean),
       fmt(r.c?.median),
       fmt(r.c?.p99),
+      fmt(r.long?.c?.mean),
       ratio(r.js, r.c),
       fmt(r.raw?.median),
+      fmt(r.long?.raw?.mean),
       fmt(r.python?.median),
+      fmt(r.long?.python?.mean),
       ratio(r.python, r.js),
     ];
   });
@@ -237,8 +307,10 @@ export function textReport(result: PollerBenchResult): string {
   const parts = [
     `looplet bench poller (${result.mode}) - ${machineLine(result.machine)} - ${result.machine.date}`,
     '',
-    'Poller.select(0): microseconds per call (median and p99 of per-block means)',
-    '  JS = Poller.select(0) from JavaScript; C = lp_poller_wait in C on a core poller with the same fds;',
+    'Poller.select(0): microseconds per call; med, p99: median and p99 of short-block means (GC pauses mostly left out);',
+    '  mean: the mean over long batches (GC inside: what a loop of calls pays)',
+    '  JS = Poller.select(0) from JavaScript; JS into = poller.selectInto(out, 0), one out array reused;',
+    '  C = lp_poller_wait in C on a core poller with the same fds;',
     '  syscall = the bare epoll_wait/poll/select on the same fds, in C; Py = Python selectors, same backend.',
     '',
     selectTable(result.select),
@@ -256,14 +328,18 @@ const COLORS: Record<Backend, string> = { epoll: '#1f6fb4', kqueue: '#7b3fb0', p
 export function chart(result: PollerBenchResult, backends: Backend[]): string {
   const series: Series[] = [];
   const styles = [
-    { key: 'js', label: 'JS Poller.select(0)', dash: undefined, marker: 3.5 },
-    { key: 'c', label: 'C floor (lp_poller_wait)', dash: '7 4', marker: 0 },
-    { key: 'python', label: 'Python selectors', dash: '2 3', marker: 0 },
+    { label: 'JS Poller.select(0)', dash: undefined, marker: 3.5, value: (r: SelectRow) => r.js?.median },
+    { label: 'JS mean, long batches', dash: '10 3 2 3', marker: 2, value: (r: SelectRow) => r.long?.js?.mean },
+    { label: 'C floor (lp_poller_wait)', dash: '7 4', marker: 0, value: (r: SelectRow) => r.c?.median },
+    { label: 'Python selectors', dash: '2 3', marker: 0, value: (r: SelectRow) => r.python?.median },
   ] as const;
   for (const backend of backends) {
     const rows = oneActive(result.select, backend);
     for (const st of styles) {
-      const points = rows.filter((r) => r[st.key]).map((r): [number, number] => [r.n, r[st.key]!.median]);
+      const points = rows.flatMap((r): Array<[number, number]> => {
+        const v = st.value(r);
+        return v === undefined ? [] : [[r.n, v]];
+      });
       if (points.length > 0) series.push({ label: `${backend}: ${st.label}`, color: COLORS[backend], dash: st.dash, marker: st.marker, points });
     }
   }
@@ -277,7 +353,7 @@ export function chart(result: PollerBenchResult, backends: Backend[]): string {
   return logLogChart({
     notes,
     title: 'looplet Poller.select(0) with 1 ready fd: cost per call vs registered fds',
-    subtitle: `${m.cpu}, ${m.cpus} CPUs, ${m.os}, Node ${m.node}, ${m.date.slice(0, 10)} (median of block means)`,
+    subtitle: `${m.cpu}, ${m.cpus} CPUs, ${m.os}, Node ${m.node}, ${m.date.slice(0, 10)} (median of short blocks; long-batch mean: GC inside)`,
     xLabel: 'registered fds (socketpair ends, N)',
     yLabel: 'µs per select(0) call',
     series,

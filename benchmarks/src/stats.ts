@@ -55,3 +55,21 @@ export function fmt(v: number | undefined | null): string {
   if (a >= 1) return v.toFixed(2);
   return v.toFixed(3);
 }
+
+/** A method's long batches (each timed as one span), in µs per call. */
+export interface LongSummary {
+  /** µs per call over every long batch: their total time over their total calls. */
+  mean: number;
+  /** Calls per batch. */
+  calls: number;
+  batches: number;
+  /** Each batch's mean µs per call, in the order measured. */
+  batchMeans: number[];
+}
+
+/** Summarizes long batches of `calls` calls each, given each batch's mean ns per call. */
+export function summarizeLong(calls: number, batchNs: readonly number[]): LongSummary {
+  if (batchNs.length === 0) throw new RangeError('summarizeLong: no batches');
+  const mean = batchNs.reduce((s, v) => s + v, 0) / batchNs.length;
+  return { mean: mean / 1e3, calls, batches: batchNs.length, batchMeans: batchNs.map((v) => v / 1e3) };
+}

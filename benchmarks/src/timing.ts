@@ -20,3 +20,11 @@ export function warmAndCalibrate(run: BlockRunner, targetNs: number, warmupMs: n
   } while (nowNs() < end);
   return k;
 }
+
+/**
+ * Calls in one long batch: `maxCalls`, or fewer where that many would take
+ * longer than maxMs at the given ns per call (at least 1).
+ */
+export function longBatchCalls(nsPerCall: number, maxCalls: number, maxMs: number): number {
+  return Math.max(1, Math.min(maxCalls, Math.floor((maxMs * 1e6) / Math.max(nsPerCall, 1))));
+}

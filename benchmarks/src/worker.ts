@@ -1,13 +1,16 @@
 // One benchmark trial in a fresh process: `node worker.js '<Trial JSON>'`
 // prints one JSON outcome on stdout (see protocol.ts). Setup (socketpairs,
 // registrations, warm-up, calibration) stays outside the timed blocks.
+// A select trial times short blocks first (their median leaves the rare GC
+// pause out), then long batches (their mean keeps it in).
 import * as fs from 'node:fs';
 import { binding } from '../../dist/cjs/binding';
 import { benchAddon } from './native';
-import { EVENT_READ, EVENT_WRITE, Poller } from '../../dist/cjs/poller';
+import { EVENT_READ, EVENT_WRITE, Poller, type ReadyList } from '../../dist/cjs/poller';
 import * as sys from '../../dist/cjs/sys';
-import type { ChurnOutcome, ChurnTrial, Phases, SelectOutcome, SelectTrial, Trial } from './protocol';
-import { nowNs, warmAndCalibrate, type BlockRunner } from './timing';
+import type { ChurnOutcome, ChurnTrial, LongBatches, Phases, SelectOutcome, SelectTrial, Trial } from './protocol';
+import { median } from './stats';
+import { longBatchCalls, nowNs, warmAndCalibrate, type BlockRunner } from './timing';
 
 const FD_SETSIZE = 1024;
 
@@ -38,6 +41,11 @@ function runSelect(trial: SelectTrial): SelectOutcome {
   for (const fd of fds) poller.register(fd, EVENT_READ);
   const got = poller.select(0).length;
   if (got !== trial.active) throw new Error(`select(0) reported ${got} ready fds, expected ${trial.active}`);
+  const ready: ReadyList = [];
+  const gotInto = poller.selectInto(ready, 0);
+  if (gotInto !== trial.active || ready.length !== trial.active) {
+    throw new Error(`selectInto(out, 0) reported ${gotInto} ready fds (out.length ${ready.length}), expected ${trial.active}`);
+  }
   const backendId = binding().backends[trial.backend];
   const bench = benchAddon();
   const fdArray = Int32Array.from(fds);
@@ -48,6 +56,15 @@ function runSelect(trial: SelectTrial): SelectOutcome {
       for (let b = 0; b < blocks; b++) {
         const t0 = nowNs();
         for (let i = 0; i < k; i++) poller.select(0);
+        out[b] = Number(nowNs() - t0) / k;
+      }
+      return out;
+    },
+    into: (blocks, k) => {
+      const out = new Float64Array(blocks);
+      for (let b = 0; b < blocks; b++) {
+        const t0 = nowNs();
+        for (let i = 0; i < k; i++) poller.selectInto(ready, 0);
         out[b] = Number(nowNs() - t0) / k;
       }
       return out;
@@ -78,8 +95,20 @@ function runSelect(trial: SelectTrial): SelectOutcome {
       samples[name].push(...Array.from(runners[name](perRound, k[name])));
     }
   }
+
+  // Long batches: one block of many calls each, the methods taking turns
+  // again; no warm-up needed, the blocks above were one.
+  const long: Record<string, LongBatches> = Object.fromEntries(
+    names.map((n) => [n, { calls: longBatchCalls(median(samples[n]), trial.longCalls, trial.longMaxMs), ns: [] }]),
+  );
+  for (let r = 0; r < trial.longBatches; r++) {
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(r + j) % names.length];
+      long[name].ns.push(runners[name](1, long[name].calls)[0]);
+    }
+  }
   poller.close();
-  return { ok: true, js: samples.js, c: samples.c, raw: samples.raw, k };
+  return { ok: true, js: samples.js, into: samples.into, c: samples.c, raw: samples.raw, k, long };
 }
 
 function runChurn(trial: ChurnTrial): ChurnOutcome {

@@ -162,7 +162,7 @@ double GreenletRuntime::SumCounter(uint64_t (Baton::*counter)() const) const {
 void GreenletRuntime::set_idle_timeout_ms(int64_t ms) {
   idle_timeout_ns_ = ms * 1000000;
   if (trim_timer_ != nullptr && trim_pending_) {
-    uv_timer_stop(trim_timer_);
+    uv_timer_stop(&trim_timer_->timer);
     trim_pending_ = false;
   }
   StartTrimTimer();
@@ -387,14 +387,28 @@ void GreenletRuntime::StartTrimTimer() {
   if (trim_timer_ == nullptr) {
     uv_loop_t *loop = nullptr;
     if (napi_get_uv_event_loop(env_, &loop) != napi_ok || loop == nullptr) return;
-    trim_timer_ = new uv_timer_t;
-    if (uv_timer_init(loop, trim_timer_) != 0) {
-      delete trim_timer_;
-      trim_timer_ = nullptr;
+    TrimTimer *t = new TrimTimer;
+    if (uv_timer_init(loop, &t->timer) != 0) {
+      delete t;
       return;
     }
-    trim_timer_->data = this;
-    uv_unref(reinterpret_cast<uv_handle_t *>(trim_timer_));
+    t->rt = this;
+    t->timer.data = t;
+    uv_unref(reinterpret_cast<uv_handle_t *>(&t->timer));
+    napi_status status = napi_add_async_cleanup_hook(
+        env_,
+        [](napi_async_cleanup_hook_handle, void *arg) {
+          TrimTimer *tt = static_cast<TrimTimer *>(arg);
+          uv_close(reinterpret_cast<uv_handle_t *>(&tt->timer), [](uv_handle_t *h) {
+            TrimTimer *closed = static_cast<TrimTimer *>(h->data);
+            napi_remove_async_cleanup_hook(closed->hook);
+            delete closed;
+          });
+        },
+        t, &t->hook);
+    assert(status == napi_ok);
+    (void)status;
+    trim_timer_ = t;
   }
   int64_t oldest = idle_.front()->idle_since_ns;
   for (Worker *w : idle_) oldest = w->idle_since_ns < oldest ? w->idle_since_ns : oldest;
@@ -402,9 +416,10 @@ void GreenletRuntime::StartTrimTimer() {
   uint64_t due_ms = due_ns <= 0 ? 0 : (uint64_t)(due_ns / 1000000) + 1;
   trim_pending_ = true;
   uv_timer_start(
-      trim_timer_,
+      &trim_timer_->timer,
       [](uv_timer_t *t) {
-        GreenletRuntime *rt = static_cast<GreenletRuntime *>(t->data);
+        GreenletRuntime *rt = static_cast<TrimTimer *>(t->data)->rt;
+        if (rt == nullptr) return;
         rt->trim_pending_ = false;
         rt->TrimIdle(false);
         rt->StartTrimTimer();
@@ -446,7 +461,9 @@ void GreenletRuntime::Shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
   if (trim_timer_ != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t *>(trim_timer_), [](uv_handle_t *h) { delete reinterpret_cast<uv_timer_t *>(h); });
+    // Its async cleanup hook closes it; from now on it must not call in.
+    uv_timer_stop(&trim_timer_->timer);
+    trim_timer_->rt = nullptr;
     trim_timer_ = nullptr;
   }
   // Node runs cleanup hooks inside a SealHandleScope, and since V8 13 (Node

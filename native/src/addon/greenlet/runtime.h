@@ -69,6 +69,16 @@ struct Record {
 
 class GreenletRuntime;
 
+// The timer that ends idle pooled threads. Its handle outlives the runtime
+// when need be: it is closed by an async cleanup hook, so that Node keeps
+// the addon loaded until libuv has run the close callback (Node 26 unloads
+// a worker's addons before it runs the closing handles of its loop).
+struct TrimTimer {
+  uv_timer_t timer;
+  GreenletRuntime *rt = nullptr;  // null once the runtime has shut down
+  napi_async_cleanup_hook_handle hook = nullptr;
+};
+
 struct Worker {
   GreenletRuntime *rt = nullptr;
   pthread_t thread;
@@ -143,7 +153,7 @@ class GreenletRuntime {
   int next_id_ = 1;
   bool shutting_down_ = false;
   Record *terminator_ = nullptr;  // the greenlet unwinding others at cleanup
-  uv_timer_t *trim_timer_ = nullptr;
+  TrimTimer *trim_timer_ = nullptr;
   bool trim_pending_ = false;
   int64_t idle_timeout_ns_ = 0;
 };
