@@ -240,6 +240,7 @@ int GreenletRuntime::SwitchTo(int id) {
   {
     // Wake the target only once the lock is free, or it would wake only to
     // block on the isolate lock (a second sleep and wake per switch).
+    LeavingIsolate();
     v8::Unlocker unlocker(isolate_);
     bool elsewhere = PlaceTarget(self, target);
     bool spinning = target->baton->post();
@@ -250,6 +251,7 @@ int GreenletRuntime::SwitchTo(int id) {
     if (self->baton->quick()) spin = spinning ? 1 : elsewhere ? kFirstSpinFactor : 0;
     self->baton->wait(spin);
   }
+  TookIsolate(self == &main_);
   if (self->context != GetAsyncContext(isolate_)) SetAsyncContext(isolate_, self->context.Get(isolate_));
   int wake = self->wake;
   self->wake = kResume;
@@ -319,6 +321,7 @@ Baton *GreenletRuntime::RunOnWorker(Worker *w) {
   Record *r = w->assigned;
   v8::Locker locker(isolate_);
   v8::Isolate::Scope isolate_scope(isolate_);
+  TookIsolate(false);
   // Leave room below V8's limit for native frames (Node, addons, the
   // runtime functions V8 calls): 1/8 of the stack, within [32 KiB, 256 KiB].
   size_t margin = w->stack_size / 8;
@@ -371,7 +374,43 @@ Baton *GreenletRuntime::RunOnWorker(Worker *w) {
   }
   current_ = target;
   switches_++;
+  LeavingIsolate();
   return target->baton;
+}
+
+// Garbage collection scans the native stack of the thread it runs on, from
+// its stack pointer up to the stack start the heap has recorded, so a
+// thread that takes the isolate records its own: Isolate::Enter() does (a
+// v8::Isolate::Scope in RunOnWorker; an Enter/Exit pair after an Unlocker).
+// Without it a collection on a greenlet thread scanned up to another
+// thread's stack start, through unmapped memory: SIGSEGV (seen on Node 20
+// with 10,000 greenlets) or, the other way round, no stack at all. V8 11's
+// C++ heap (cppgc) keeps its own stack start, that of the thread that
+// attached it, and offers no way to move it: there, while a greenlet thread
+// holds the isolate, cppgc is told the stack holds no pointers of its heap
+// (nothing of Node 20 lives in cppgc).
+void GreenletRuntime::TookIsolate(bool main_thread) {
+  isolate_->Enter();
+  isolate_->Exit();
+#if V8_MAJOR_VERSION < 12
+  if (!main_thread && !no_stack_scan_held_ && isolate_->GetCppHeap() != nullptr) {
+    ::new (static_cast<void *>(no_stack_scan_)) cppgc::testing::OverrideEmbedderStackStateScope(
+        isolate_->GetCppHeap()->GetHeapHandle(), cppgc::EmbedderStackState::kNoHeapPointers);
+    no_stack_scan_held_ = true;
+  }
+#else
+  (void)main_thread;
+#endif
+}
+
+// Before this thread hands the isolate to another.
+void GreenletRuntime::LeavingIsolate() {
+#if V8_MAJOR_VERSION < 12
+  if (no_stack_scan_held_) {
+    reinterpret_cast<cppgc::testing::OverrideEmbedderStackStateScope *>(no_stack_scan_)->~OverrideEmbedderStackStateScope();
+    no_stack_scan_held_ = false;
+  }
+#endif
 }
 
 // A finished greenlet's thread goes back to the pool.
@@ -485,10 +524,12 @@ void GreenletRuntime::Shutdown() {
     r->wake = kTerminate;
     current_ = r;
     {
+      LeavingIsolate();
       v8::Unlocker unlocker(isolate_);
       r->baton->post();
       self->baton->wait();
     }
+    TookIsolate(self == &main_);
     self->wake = kResume;
   }
   terminator_ = nullptr;

@@ -33,6 +33,10 @@
 #include <stdint.h>
 #include <uv.h>
 #include <v8.h>
+#if V8_MAJOR_VERSION < 12
+#include <cppgc/testing.h>
+#include <v8-cppgc.h>
+#endif
 
 #include <atomic>
 #include <unordered_map>
@@ -134,6 +138,8 @@ class GreenletRuntime {
   bool PlaceTarget(Record *self, Record *target);
   void FollowCpu(Worker *w);
   bool PinElsewhere(Worker *w);
+  void TookIsolate(bool main_thread);
+  void LeavingIsolate();
   void StartTrimTimer();
   void TrimIdle(bool all);
   void Shutdown();
@@ -154,6 +160,13 @@ class GreenletRuntime {
   bool shutting_down_ = false;
   Record *terminator_ = nullptr;  // the greenlet unwinding others at cleanup
   TrimTimer *trim_timer_ = nullptr;
+#if V8_MAJOR_VERSION < 12
+  // Held while a greenlet thread (not the environment's own) has the
+  // isolate: V8 11's C++ heap scans the stack only up to the environment
+  // thread's stack start (see TookIsolate).
+  alignas(cppgc::testing::OverrideEmbedderStackStateScope) unsigned char no_stack_scan_[sizeof(cppgc::testing::OverrideEmbedderStackStateScope)];
+  bool no_stack_scan_held_ = false;
+#endif
   bool trim_pending_ = false;
   int64_t idle_timeout_ns_ = 0;
 };
