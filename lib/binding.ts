@@ -88,6 +88,8 @@ export interface NativeGreenletRuntime {
   spin(ns?: number): number;
   /** Sets (when given) and returns the idle timeout of pooled threads beyond the reserve, in ms. */
   idleTimeout(ms?: number): number;
+  /** From now on, counter[0] counts the greenlets ended from outside (terminated), for cheap checks before alive(). */
+  countEnded(counter: Int32Array): void;
 }
 
 export interface NativeGreenletBinding {

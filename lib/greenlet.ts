@@ -179,6 +179,7 @@ function runtime(): NativeGreenletRuntime {
     ({ ENOENT, EAGAIN, ESHUTDOWN } = binding.errno);
     NO_THREAD = binding.wake.NO_THREAD;
     native = binding.createGreenletRuntime(trampoline);
+    native.countEnded(endedCounter);
   }
   return native;
 }
@@ -260,12 +261,25 @@ function startNative(target: State): number {
   return 0;
 }
 
-/** A started greenlet whose native side has gone (ended from outside: a vm timeout, worker.terminate()) is dead. */
-function checkAlive(state: State): void {
-  if (state.started && !state.dead && state.id > 0 && native !== null && !native.alive(state.id)) {
-    state.dead = true;
-    state.run = undefined;
-    byId.delete(state.id);
+// Greenlets ended from outside so far (the native side counts them), and
+// the count when a check last looked: only a change is worth asking about.
+const endedCounter = new Int32Array(1);
+let endedSeen = 0;
+
+/**
+ * A started greenlet whose native side has gone (ended from outside: a vm
+ * timeout, worker.terminate()) is dead. The native side counts such ends;
+ * when the count has moved, every started greenlet is checked once.
+ */
+function checkAlive(): void {
+  if (endedCounter[0] === endedSeen) return;
+  endedSeen = endedCounter[0];
+  for (const [id, state] of byId) {
+    if (!state.dead && !native!.alive(id)) {
+      state.dead = true;
+      state.run = undefined;
+      byId.delete(id);
+    }
   }
 }
 
@@ -540,7 +554,7 @@ export class Greenlet {
 
   get dead(): boolean {
     const state = stateOf(this, 'this');
-    checkAlive(state);
+    checkAlive();
     return state.dead;
   }
 
@@ -551,7 +565,7 @@ export class Greenlet {
   /** Started and not dead: it is running or suspended. */
   get active(): boolean {
     const state = stateOf(this, 'this');
-    checkAlive(state);
+    checkAlive();
     return state.started && !state.dead;
   }
 }

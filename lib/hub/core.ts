@@ -19,9 +19,11 @@
 //
 // Invariants
 //   - A greenlet has at most one live Waiter (Slot.waiter) and at most one
-//     pending run-queue entry (Slot.entry); an entry whose seq is older than
-//     its slot's is stale (the greenlet was resumed some other way) and is
-//     skipped.
+//     pending run-queue entry, kept in its Slot (queued, wake*, undo); the
+//     queues hold (slot, seq) pairs, and a pair whose seq is not the slot's
+//     queued seq, or older than its resume count, is stale (the greenlet was
+//     resumed some other way) and is skipped. Wakes allocate nothing but
+//     their registration.
 //   - A wake hands over its result at once (an item, a permit) and may carry
 //     an undo that gives it back: an interrupt (a Timeout, a kill) that
 //     reaches a greenlet already woken but not yet resumed replaces the wake
@@ -29,8 +31,6 @@
 //   - Nothing here leaves an async scope open across a switch.
 import { Greenlet, getcurrent } from '../greenlet';
 import { codedError, type CodedError } from '../errors';
-
-export type Wake = { value: unknown } | { error: unknown };
 
 /** A parked greenlet's registration with whatever can wake it. */
 export interface Waiter {
@@ -55,38 +55,41 @@ export const TIMED_OUT: unique symbol = Symbol('looplet.timedOut');
 export type Undo = (() => void) | typeof COMMITTED | null;
 export const COMMITTED: unique symbol = Symbol('looplet.committed');
 
-interface Entry {
-  slot: Slot;
-  wake: Wake;
-  undo: Undo;
-  seq: number;
-}
-
 /** The hub's view of one greenlet. */
 export class Slot {
   /** Bumped each time the greenlet is resumed. */
   seq = 0;
   waiter: Waiter | null = null;
-  entry: Entry | null = null;
+  /** The seq at which it was queued to run, or -1; the wake it will run with. */
+  queued = -1;
+  wakeError = false;
+  wakeValue: unknown = undefined;
+  undo: Undo = null;
   /** Deadlock reports already given (see reportDeadlock). */
   deadlocked = 0;
   /** An interrupt that arrived after a COMMITTED wake: thrown at the next blocking call. */
   pending: { error: unknown } | null = null;
+  /** Links of the list of parked greenlets (for the deadlock report). */
+  prevParked: Slot | null = null;
+  nextParked: Slot | null = null;
+  parked = false;
   constructor(readonly greenlet: Greenlet) {}
 }
 
 const slots = new WeakMap<Greenlet, Slot>();
 let hubGreenlet: Greenlet | null = null;
 
-// The run queue, as an array with a head index (shift() is O(n)).
-let runq: Entry[] = [];
+// The run queue and the next turn's queue: flat (slot, seq) pairs, read
+// from a head index (shift() is O(n)).
+let runq: Array<Slot | number> = [];
 let runqHead = 0;
-let nextq: Entry[] = [];
+let nextq: Array<Slot | number> = [];
 let drainScheduled = false;
 let draining = false;
 /** A finished job that gave its turn to the greenlet now running; its parent goes back to the hub. */
 let handedOff: Greenlet | null = null;
 let exitHookInstalled = false;
+let parkedHead: Slot | null = null;
 
 export function slotOf(g: Greenlet): Slot {
   let slot = slots.get(g);
@@ -130,35 +133,52 @@ function scheduleDrain(): void {
   setImmediate(drain);
 }
 
-function push(entry: Entry, queue: Entry[]): void {
-  entry.slot.entry = entry;
-  queue.push(entry);
+function setWake(slot: Slot, error: boolean, value: unknown, undo: Undo): void {
+  slot.queued = slot.seq;
+  slot.wakeError = error;
+  slot.wakeValue = value;
+  slot.undo = undo;
+}
+
+/** Makes a greenlet runnable: its switch returns `value` (it must not be parked with a live waiter: use wake()). */
+export function schedule(slot: Slot, value: unknown, undo: Undo = null): void {
+  setWake(slot, false, value, undo);
+  runq.push(slot, slot.seq);
   if (!draining) scheduleDrain();
 }
 
-/** Makes a greenlet runnable with `wake` (it must not be parked with a live waiter: use wake()). */
-export function schedule(slot: Slot, wake: Wake, undo: Undo = null): void {
-  push({ slot, wake, undo, seq: slot.seq }, runq);
+/** Makes a greenlet runnable with `error` to throw where it is suspended. */
+function scheduleError(slot: Slot, error: unknown): void {
+  setWake(slot, true, error, null);
+  runq.push(slot, slot.seq);
+  if (!draining) scheduleDrain();
 }
 
 /** Makes a greenlet runnable after the event loop has had a turn (sleep(0)). */
 export function scheduleNextTurn(slot: Slot): void {
-  const entry = { slot, wake: { value: undefined }, undo: null, seq: slot.seq };
-  entry.slot.entry = entry;
-  nextq.push(entry);
+  setWake(slot, false, undefined, null);
+  nextq.push(slot, slot.seq);
   scheduleDrain();
 }
 
 /**
- * Wakes a parked greenlet with `wake`. Returns false (and does nothing) when
- * the waiter was already woken or interrupted: the caller keeps what it
- * meant to hand over. `undo` gives the handed-over result back if an
- * interrupt overtakes the wake.
+ * Wakes a parked greenlet: its wait returns `value`. Returns false (and
+ * does nothing) when the waiter was already woken or interrupted: the
+ * caller keeps what it meant to hand over. `undo` says what an interrupt
+ * that overtakes the wake does with the handed-over result (see Undo).
  */
-export function wake(waiter: Waiter, result: Wake, undo: Undo = null): boolean {
+export function wake(waiter: Waiter, value: unknown, undo: Undo = null): boolean {
   if (!waiter.active) return false;
   waiter.active = false;
-  schedule(waiter.slot, result, undo);
+  schedule(waiter.slot, value, undo);
+  return true;
+}
+
+/** Wakes a parked greenlet with an error thrown from its wait; false as for wake(). */
+export function wakeWithError(waiter: Waiter, error: unknown): boolean {
+  if (!waiter.active) return false;
+  waiter.active = false;
+  scheduleError(waiter.slot, error);
   return true;
 }
 
@@ -174,58 +194,68 @@ export function interrupt(g: Greenlet, error: unknown): boolean {
   const waiter = slot.waiter;
   if (waiter !== null && waiter.active) {
     waiter.active = false;
-    schedule(slot, { error });
+    scheduleError(slot, error);
     return true;
   }
-  const entry = slot.entry;
-  if (entry !== null && entry.seq === slot.seq) {
-    if ('error' in entry.wake) return true; // the first interrupt wins
-    const undo = entry.undo;
+  if (slot.queued === slot.seq) {
+    if (slot.wakeError) return true; // the first interrupt wins
+    const undo = slot.undo;
     if (undo === COMMITTED) {
       slot.pending ??= { error };
       return true;
     }
-    entry.undo = null;
-    entry.wake = { error };
-    undo?.();
+    slot.undo = null;
+    slot.wakeError = true;
+    slot.wakeValue = error;
+    if (undo !== null) undo();
     return true;
   }
-  schedule(slot, { error });
+  scheduleError(slot, error);
   return true;
 }
 
-function takeNext(): Entry | null {
+/** The next queued greenlet still waiting to run (its wake in its slot), or null. */
+function takeNext(): Slot | null {
   while (runqHead < runq.length) {
-    const entry = runq[runqHead];
-    runq[runqHead++] = undefined as unknown as Entry;
+    const slot = runq[runqHead] as Slot;
+    const seq = runq[runqHead + 1] as number;
+    runq[runqHead] = 0;
+    runqHead += 2;
     if (runqHead === runq.length) {
       runq = [];
       runqHead = 0;
     }
-    const slot = entry.slot;
-    if (entry.seq !== slot.seq || slot.entry !== entry || slot.greenlet.dead) continue;
-    slot.entry = null;
-    return entry;
+    if (seq !== slot.queued || seq !== slot.seq || slot.greenlet.dead) continue;
+    slot.queued = -1;
+    return slot;
   }
   return null;
 }
 
-/** Puts an entry taken with takeNext() back at the head of the queue. */
-function untake(entry: Entry): void {
-  entry.slot.entry = entry;
-  if (runqHead > 0) runq[--runqHead] = entry;
-  else runq.unshift(entry);
+/** Puts a slot taken with takeNext() back at the head of the queue. */
+function untake(slot: Slot): void {
+  slot.queued = slot.seq;
+  if (runqHead >= 2) {
+    runq[--runqHead] = slot.seq;
+    runq[--runqHead] = slot;
+  } else {
+    runq.unshift(slot, slot.seq);
+  }
 }
 
-function resume(entry: Entry): unknown {
-  const g = entry.slot.greenlet;
-  return 'error' in entry.wake ? g.throw(entry.wake.error) : g.switch(entry.wake.value);
+function resume(slot: Slot): unknown {
+  const g = slot.greenlet;
+  const value = slot.wakeValue;
+  slot.wakeValue = undefined;
+  return slot.wakeError ? g.throw(value) : g.switch(value);
 }
 
 /** Bookkeeping for a greenlet that has just got control back. */
 export function resumed(slot: Slot): void {
   slot.seq++;
-  slot.entry = null;
+  slot.queued = -1;
+  slot.wakeValue = undefined;
+  slot.undo = null;
   if (handedOff !== null) {
     const finished = handedOff;
     handedOff = null;
@@ -239,24 +269,43 @@ export function resumed(slot: Slot): void {
  * and returns the value to return from run(); or null (return to the hub).
  */
 export function handOffOnFinish(job: Greenlet): { value: unknown } | null {
-  const entry = takeNext();
-  if (entry === null) return null;
-  const target = entry.slot.greenlet;
+  const slot = takeNext();
+  if (slot === null) return null;
+  const target = slot.greenlet;
   let cycle = false;
   for (let p: Greenlet | null = target; p !== null; p = p.parent) if (p === job) cycle = true;
-  if ('error' in entry.wake || cycle) {
-    untake(entry);
+  if (slot.wakeError || cycle) {
+    untake(slot);
     return null;
   }
   handedOff = job;
   job.parent = target;
-  return { value: entry.wake.value };
+  const value = slot.wakeValue;
+  slot.wakeValue = undefined;
+  return { value };
 }
 
 /** Switches away from the current greenlet: to the next runnable one, or to the hub. */
 function switchAway(): unknown {
-  const entry = takeNext();
-  return entry === null ? hub().switch() : resume(entry);
+  const slot = takeNext();
+  return slot === null ? hub().switch() : resume(slot);
+}
+
+function addParked(slot: Slot): void {
+  slot.parked = true;
+  slot.prevParked = null;
+  slot.nextParked = parkedHead;
+  if (parkedHead !== null) parkedHead.prevParked = slot;
+  parkedHead = slot;
+}
+
+function removeParked(slot: Slot): void {
+  if (!slot.parked) return;
+  slot.parked = false;
+  if (slot.prevParked !== null) slot.prevParked.nextParked = slot.nextParked;
+  else parkedHead = slot.nextParked;
+  if (slot.nextParked !== null) slot.nextParked.prevParked = slot.prevParked;
+  slot.prevParked = slot.nextParked = null;
 }
 
 /**
@@ -283,13 +332,13 @@ export function park(register: (waiter: Waiter) => (() => void) | null): unknown
     // Woken while registering: take the wake without switching.
     slot.waiter = null;
     waiter.cleanup?.();
-    const entry = slot.entry!;
-    slot.entry = null;
-    entry.seq = -1;
-    if ('error' in entry.wake) throw entry.wake.error;
-    return entry.wake.value;
+    slot.queued = -1;
+    const value = slot.wakeValue;
+    slot.wakeValue = undefined;
+    if (slot.wakeError) throw value;
+    return value;
   }
-  parked.add(slot);
+  addParked(slot);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('beforeExit', reportDeadlock);
@@ -305,7 +354,7 @@ export function parkFor(timeoutMs: number | undefined, register: (waiter: Waiter
   if (timeoutMs === undefined) return park(register);
   return park((waiter) => {
     const withdraw = register(waiter);
-    const timer = setTimeout(() => wake(waiter, { value: TIMED_OUT }), timeoutMs);
+    const timer = setTimeout(() => wake(waiter, TIMED_OUT), timeoutMs);
     return () => {
       clearTimeout(timer);
       withdraw?.();
@@ -322,7 +371,7 @@ export function yieldToRunnable(): void {
   const g = getcurrent();
   if (g === hub()) return;
   const slot = slotOf(g);
-  schedule(slot, { value: undefined }, COMMITTED);
+  schedule(slot, undefined, COMMITTED);
   suspend(slot);
 }
 
@@ -352,7 +401,7 @@ function suspend(slot: Slot): unknown {
     value = switchAway();
   } finally {
     resumed(slot);
-    parked.delete(slot);
+    removeParked(slot);
     const waiter = slot.waiter;
     slot.waiter = null;
     if (waiter !== null) {
@@ -368,14 +417,14 @@ function suspend(slot: Slot): unknown {
 function drain(): void {
   drainScheduled = false;
   if (nextq.length > 0) {
-    for (const entry of nextq) runq.push(entry);
+    for (let i = 0; i < nextq.length; i++) runq.push(nextq[i]);
     nextq = [];
   }
   draining = true;
   try {
-    for (let entry = takeNext(); entry !== null; entry = takeNext()) {
+    for (let slot = takeNext(); slot !== null; slot = takeNext()) {
       try {
-        resume(entry);
+        resume(slot);
       } catch (err) {
         // A plain greenlet (not a job) whose parent is the hub ended with an
         // exception: uncaught, as from any other event-loop callback.
@@ -393,19 +442,20 @@ function drain(): void {
 /** Figures of this thread's hub. */
 export function hubCounts(): { runnable: number; parked: number } {
   let waiting = 0;
-  for (const slot of parked) if (slot.waiter !== null && slot.waiter.active) waiting++;
-  return { runnable: runq.length - runqHead + nextq.length, parked: waiting };
+  for (let slot = parkedHead; slot !== null; slot = slot.nextParked) if (slot.waiter !== null && slot.waiter.active) waiting++;
+  return { runnable: (runq.length - runqHead + nextq.length) / 2, parked: waiting };
 }
 
 // A greenlet parked when the event loop has nothing left to do can never be
 // woken: it gets ERR_LOOPLET_DEADLOCK thrown where it waits (gevent raises
 // LoopExit), once; if it parks again with nothing to wake it, it stays
 // blocked and the process exits.
-const parked = new Set<Slot>();
-
 function reportDeadlock(): void {
-  for (const slot of parked) {
-    if (slot.waiter === null || !slot.waiter.active || slot.deadlocked > 0) continue;
+  const stuck: Slot[] = [];
+  for (let slot = parkedHead; slot !== null; slot = slot.nextParked) {
+    if (slot.waiter !== null && slot.waiter.active && slot.deadlocked === 0) stuck.push(slot);
+  }
+  for (const slot of stuck) {
     slot.deadlocked++;
     interrupt(
       slot.greenlet,

@@ -6,7 +6,7 @@ import { Timeout, checkMs } from './timeout';
 
 /** Wakes every waiter in the set with `value`, then empties it. */
 function wakeAll(waiters: Set<Waiter>, value: unknown): void {
-  for (const waiter of waiters) wake(waiter, { value });
+  for (const waiter of waiters) wake(waiter, value);
   waiters.clear();
 }
 

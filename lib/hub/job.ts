@@ -3,7 +3,7 @@
 // `await` them. spawn / spawnLater / run / joinall / killall.
 import { Greenlet, GreenletExit, getcurrent, runtimeStats } from '../greenlet';
 import { codedError, invalidArgType, outOfRange } from '../errors';
-import { TIMED_OUT, assertCanBlock, handOffOnFinish, hub, hubCounts, interrupt, onHub, parkFor, resumed, schedule, slotOf, wake } from './core';
+import { TIMED_OUT, assertCanBlock, handOffOnFinish, hub, hubCounts, interrupt, onHub, parkFor, resumed, schedule, slotOf, wake, wakeWithError } from './core';
 import { Timeout, checkMs } from './timeout';
 
 type LinkKind = 'any' | 'value' | 'exception';
@@ -95,7 +95,7 @@ export class Job<T = unknown> extends Greenlet {
   start(): this {
     if (this.#phase !== 'new' || this.dead) throw codedError(Error, 'ERR_LOOPLET_JOB_STARTED', 'This job has already been started');
     this.#phase = 'scheduled';
-    schedule(slotOf(this), { value: undefined });
+    schedule(slotOf(this), undefined);
     return this;
   }
 
@@ -106,7 +106,7 @@ export class Job<T = unknown> extends Greenlet {
     this.#phase = 'scheduled';
     this.#startTimer = setTimeout(() => {
       this.#startTimer = null;
-      schedule(slotOf(this), { value: undefined });
+      schedule(slotOf(this), undefined);
     }, delay);
     return this;
   }
@@ -140,7 +140,7 @@ export class Job<T = unknown> extends Greenlet {
     if (this === getcurrent()) throw codedError(Error, 'ERR_LOOPLET_JOIN_SELF', 'A job cannot join itself');
     assertCanBlock('join()');
     const result = parkFor(limit, (waiter) => {
-      const joiner = () => wake(waiter, { value: true });
+      const joiner = () => wake(waiter, true);
       this.#joiners.add(joiner);
       return () => this.#joiners.delete(joiner);
     });
@@ -385,8 +385,8 @@ export function joinall(jobs: Iterable<Job>, options?: JoinAllOptions): Job[] {
       if (!waiter.active) return;
       done.push(job);
       pending.delete(job);
-      if (raiseError && !job.successful()) wake(waiter, { error: job.exception });
-      else if (done.length >= count) wake(waiter, { value: undefined });
+      if (raiseError && !job.successful()) wakeWithError(waiter, job.exception);
+      else if (done.length >= count) wake(waiter, undefined);
     };
     const removers = [...pending].map((job) => job[onFinish](onDone));
     return () => {

@@ -63,7 +63,7 @@ export class Semaphore {
     for (const waiter of this.#waiters.keys()) {
       this.#waiters.delete(waiter);
       // If that greenlet is interrupted before it resumes, the permit comes back.
-      if (wake(waiter, { value: true }, () => this.release())) return;
+      if (wake(waiter, true, () => this.release())) return;
     }
     this.#counter++;
   }

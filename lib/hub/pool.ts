@@ -62,7 +62,7 @@ export class Group implements Iterable<Job> {
     for (const waiter of this.#emptyWaiters.keys()) {
       if (this.#jobs.size === 1 && !this.#jobs.has(waiter.slot.greenlet as Job)) continue;
       this.#emptyWaiters.delete(waiter);
-      wake(waiter, { value: undefined });
+      wake(waiter, undefined);
     }
   }
 
@@ -136,7 +136,7 @@ export class Group implements Iterable<Job> {
     const deliver = (index: number, outcome: Outcome) => {
       outcomes.set(ordered ? index : produced, outcome);
       produced++;
-      if (consumer !== null) wake(consumer, { value: undefined });
+      if (consumer !== null) wake(consumer, undefined);
     };
     const feeder = new Job(() => {
       let index = 0;
@@ -150,7 +150,7 @@ export class Group implements Iterable<Job> {
         deliver(index++, { error });
       }
       total = index;
-      if (consumer !== null) wake(consumer, { value: undefined });
+      if (consumer !== null) wake(consumer, undefined);
     });
     feeder.start();
     try {

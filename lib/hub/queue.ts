@@ -164,7 +164,7 @@ export class Queue<T = unknown> {
   taskDone(): void {
     if (this.#unfinished <= 0) throw codedError(Error, 'ERR_LOOPLET_QUEUE_TASK_DONE', 'taskDone() called more times than there were items');
     if (--this.#unfinished === 0) {
-      for (const waiter of this.#joiners.keys()) wake(waiter, { value: undefined });
+      for (const waiter of this.#joiners.keys()) wake(waiter, undefined);
       this.#joiners.clear();
     }
   }
@@ -186,7 +186,7 @@ export class Queue<T = unknown> {
   #handToGetter(item: T): boolean {
     const getter = firstActive(this.#getters);
     if (getter === null) return false;
-    wake(getter[0], { value: item }, () => {
+    wake(getter[0], item, () => {
       // The getter was interrupted before it resumed: the item goes to the
       // next getter, or back to where the next get() takes it (a full queue
       // may hold one item over maxsize then; nothing is dropped).
@@ -198,7 +198,7 @@ export class Queue<T = unknown> {
   }
 
   #wakePeekers(): void {
-    for (const waiter of this.#peekers.keys()) wake(waiter, { value: undefined });
+    for (const waiter of this.#peekers.keys()) wake(waiter, undefined);
     this.#peekers.clear();
   }
 
@@ -208,7 +208,7 @@ export class Queue<T = unknown> {
     const putter = firstActive(this.#putters);
     if (putter === null) return;
     this.#insert(putter[1]);
-    wake(putter[0], { value: undefined }, COMMITTED);
+    wake(putter[0], undefined, COMMITTED);
   }
 }
 
@@ -326,7 +326,7 @@ export class Channel<T = unknown> {
     }
     if (!block) throw full();
     assertCanBlock('Channel#put()');
-    for (const waiter of this.#peekers.keys()) wake(waiter, { value: undefined });
+    for (const waiter of this.#peekers.keys()) wake(waiter, undefined);
     this.#peekers.clear();
     if (parkIn(this.#putters, item, timeoutMs, 'Channel#put()') === TIMED_OUT) throw full();
   }
@@ -341,7 +341,7 @@ export class Channel<T = unknown> {
     if (this.#returned.length > 0) return this.#returned.shift()!;
     const putter = firstActive(this.#putters);
     if (putter !== null) {
-      wake(putter[0], { value: undefined }, COMMITTED);
+      wake(putter[0], undefined, COMMITTED);
       return putter[1];
     }
     if (!block) throw empty();
@@ -368,7 +368,7 @@ export class Channel<T = unknown> {
   #handToGetter(item: T): boolean {
     const getter = firstActive(this.#getters);
     if (getter === null) return false;
-    wake(getter[0], { value: item }, () => {
+    wake(getter[0], item, () => {
       if (!this.#handToGetter(item)) this.#returned.unshift(item);
     });
     return true;

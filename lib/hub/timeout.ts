@@ -3,7 +3,7 @@
 // (setTimeout): one per sleeping greenlet or pending Timeout.
 import { getcurrent, type Greenlet } from '../greenlet';
 import { codedError, invalidArgType, outOfRange } from '../errors';
-import { TIMED_OUT, assertCanBlock, interrupt, onHub, park, parkFor, scheduleNextTurn, slotOf, wake, withdrawPending, yieldTurn } from './core';
+import { TIMED_OUT, assertCanBlock, interrupt, onHub, park, parkFor, scheduleNextTurn, slotOf, wake, wakeWithError, withdrawPending, yieldTurn } from './core';
 
 /** Validates a time in ms: a number >= 0 (fractions allowed), or Infinity / undefined for "never" where `never` allows. */
 export function checkMs(name: string, value: unknown, never: boolean): number | undefined {
@@ -32,7 +32,7 @@ export function sleep(ms = 0): void {
     return;
   }
   park((waiter) => {
-    const timer = setTimeout(() => wake(waiter, { value: undefined }), delay);
+    const timer = setTimeout(() => wake(waiter, undefined), delay);
     return () => clearTimeout(timer);
   });
 }
@@ -57,8 +57,8 @@ export function wait<T>(promise: T | PromiseLike<T>, options: WaitOptions = {}):
   assertCanBlock('wait()');
   const result = parkFor(timeoutMs, (waiter) => {
     promise.then(
-      (value) => wake(waiter, { value }),
-      (error) => wake(waiter, { error }),
+      (value) => wake(waiter, value),
+      (error) => wakeWithError(waiter, error),
     );
     return null;
   });

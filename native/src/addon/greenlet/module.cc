@@ -85,6 +85,25 @@ napi_value JsAlive(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// countEnded(int32Array): element 0 counts greenlets ended from outside
+// from now on (lib/greenlet.ts calls alive() only when it changed). The
+// array is kept referenced by the runtime's api object.
+napi_value JsCountEnded(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  GreenletRuntime *rt = Args(env, info, argv, &argc);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = nullptr;
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_int32_array || length < 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "countEnded() needs an Int32Array");
+    return nullptr;
+  }
+  rt->set_ended_counter(static_cast<int32_t *>(data));
+  return nullptr;
+}
+
 // context() -> the current async context (opaque), for create().
 napi_value JsContext(napi_env env, napi_callback_info info) {
   return FromLocal(GetAsyncContext(v8::Isolate::GetCurrent()));
@@ -151,7 +170,7 @@ napi_value CreateRuntime(napi_env env, napi_callback_info info) {
     napi_callback fn;
   };
   for (const Entry &e : {Entry{"create", JsCreate}, Entry{"switchTo", JsSwitchTo}, Entry{"alive", JsAlive}, Entry{"context", JsContext}, Entry{"stats", JsStats},
-                         Entry{"spin", JsSpin}, Entry{"idleTimeout", JsIdleTimeout}}) {
+                         Entry{"spin", JsSpin}, Entry{"idleTimeout", JsIdleTimeout}, Entry{"countEnded", JsCountEnded}}) {
     napi_value fn;
     napi_create_function(env, e.name, NAPI_AUTO_LENGTH, e.fn, rt, &fn);
     napi_set_named_property(env, api, e.name, fn);

@@ -352,6 +352,8 @@ Baton *GreenletRuntime::RunOnWorker(Worker *w) {
       // Terminated from outside (worker.terminate(), a vm timeout) or a bug
       // in the trampoline. The termination is for the whole stack of
       // switches, not only this greenlet: re-raise it in the main greenlet.
+      ended_outside_++;
+      if (ended_counter_ != nullptr) *ended_counter_ = ended_outside_;
       if (isolate_->IsExecutionTerminating()) {
         isolate_->CancelTerminateExecution();
         main_.wake = kTerminate;

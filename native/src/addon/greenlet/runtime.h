@@ -113,6 +113,12 @@ class GreenletRuntime {
   // Whether `id` names a greenlet that has not finished (a greenlet ended
   // by TerminateExecution from outside is gone).
   bool Alive(int id) const { return records_.count(id) != 0; }
+  // Where to count greenlets ended from outside (an Int32Array's data that
+  // lib/greenlet.ts reads before it asks Alive()); null: nowhere.
+  void set_ended_counter(int32_t *counter) {
+    ended_counter_ = counter;
+    if (counter != nullptr) *counter = ended_outside_;
+  }
 
   int stats_threads() const { return (int)workers_.size(); }
   int stats_idle() const { return (int)idle_.size(); }
@@ -156,6 +162,8 @@ class GreenletRuntime {
   std::vector<Worker *> workers_;  // every live thread, joined at shutdown
   uint64_t created_ = 0;
   uint64_t switches_ = 0;  // hand-offs of the isolate lock to another greenlet
+  int32_t ended_outside_ = 0;
+  int32_t *ended_counter_ = nullptr;
   int next_id_ = 1;
   bool shutting_down_ = false;
   Record *terminator_ = nullptr;  // the greenlet unwinding others at cleanup
