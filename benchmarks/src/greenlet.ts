@@ -56,6 +56,8 @@ export interface GreenletBenchOptions {
 export const SWITCH_MAX_US = 1.0;
 export const SPAWN_MAX_US = 10;
 export const RSS_MAX_KIB = 20;
+/** Issue 12's targets: ping-pong median, CPU time per switch over wall time, the ratio to python-greenlet, the hub pattern, spawn against the peers. */
+export const HOT = { switchUs: 1.3, cpuOverWall: 1.1, overGreenlet: 3.5, ringUs: 1.5, spawnOverGreenlet: 1.0, spawnOverGevent: 0.5 } as const;
 /** Greenlets suspended at once for the RSS figure. */
 export const RSS_GREENLETS = 10_000;
 export const SMALL_STACK = 131_072;
@@ -91,30 +93,32 @@ export interface NodeRuntime {
 }
 
 /**
- * Diagnostics beside looplet's defaults: 'nospin' with setSwitchSpin(0)
- * (every wait sleeps in the kernel), and '1cpu' with the process pinned to
- * one CPU (taskset), where nothing can spin and a switch is a futex
- * hand-off on one CPU.
+ * Diagnostics beside looplet's defaults (yield, then sleep): 'spin' with
+ * setSwitchSpin(SPIN_VARIANT_US) (a waiting thread spins while the target
+ * runs on another CPU), and '1cpu' with the process pinned to one CPU
+ * (taskset), where nothing can spin.
  */
-export type Variant = 'default' | 'nospin' | '1cpu';
+export type Variant = 'default' | 'spin' | '1cpu';
+/** The spin budget of the 'spin' variant, µs (the default before issue 12). */
+export const SPIN_VARIANT_US = 20;
 export type Peer = 'greenlet' | 'gevent';
 
 /**
  * One column of the results: every cell of `timed` and `rss` is keyed by an
  * id. looplet runs once per Node executable and variant
- * (`looplet@24.22.3`, `looplet-nospin@24.22.3`, `looplet-1cpu@24.22.3`);
+ * (`looplet@24.22.3`, `looplet-spin@24.22.3`, `looplet-1cpu@24.22.3`);
  * the peers are `greenlet` and `gevent`.
  */
 export type Implementation =
   | { id: string; label: string; kind: 'looplet'; variant: Variant; /** Index into result.nodes. */ node: number }
   | { id: string; label: string; kind: Peer };
 
-const VARIANTS: Variant[] = ['default', 'nospin', '1cpu'];
+const VARIANTS: Variant[] = ['default', 'spin', '1cpu'];
 const PEERS: Peer[] = ['greenlet', 'gevent'];
 const PEER_LABELS: Record<Peer, string> = { greenlet: 'python-greenlet', gevent: 'gevent' };
 const VARIANT_NAMES: Record<Variant, { id: string; label: string }> = {
   default: { id: 'looplet', label: '' },
-  nospin: { id: 'looplet-nospin', label: ', spin off' },
+  spin: { id: 'looplet-spin', label: `, spin ${SPIN_VARIANT_US} us` },
   '1cpu': { id: 'looplet-1cpu', label: ', 1 CPU' },
 };
 
@@ -482,7 +486,7 @@ function measureGreenlets(opts: GreenletBenchOptions): GreenletBenchResult {
           blockUs: mode.blockUs,
           ...(isHubOp(op) ? hubBlocks(op, perRound, mode.blockUs) : {}),
           warmupMs: mode.warmupMs,
-          ...(impl.kind === 'looplet' && impl.variant === 'nospin' ? { spinUs: 0 } : {}),
+          ...(impl.kind === 'looplet' && impl.variant === 'spin' ? { spinUs: SPIN_VARIANT_US } : {}),
         };
         const t0 = Date.now();
         let line: string;
@@ -672,11 +676,11 @@ function spunShare(c?: TimedCell): string {
 
 function variantsNote(r: Figures, cells: TimedRow['cells']): string {
   const cpu = cpuOf(cells[idOf(r, 'default')]);
-  const nospin = ok(cells[idOf(r, 'nospin')]);
+  const spin = ok(cells[idOf(r, 'spin')]);
   const pinned = ok(cells[idOf(r, '1cpu')]);
   const parts = [
-    ...(cpu !== undefined ? [`CPU time ${fmt(cpu)} us per switch (both threads; ${spunShare(cells[idOf(r, 'default')])} of waits spun)`] : []),
-    ...(nospin ? [`spin off ${fmt(nospin.median)} us`] : []),
+    ...(cpu !== undefined ? [`CPU time ${fmt(cpu)} us per switch (all threads)`] : []),
+    ...(spin ? [`spinning ${fmt(spin.median)} us`] : []),
     ...(pinned ? [`pinned to one CPU ${fmt(pinned.median)} us`] : []),
   ];
   return parts.length > 0 ? `; ${parts.join('; ')}` : '';
@@ -737,7 +741,35 @@ export function computeGreenletTargets(r: Figures): Target[] {
           )}${cmp(versus(kib, [['python-greenlet', okKib(def.cells.greenlet)]], 'KiB'))}`
         : 'not measured',
   });
+  targets.push(...hotPathTargets(r));
   return targets;
+}
+
+/** Issue 12's targets (hot paths), from the reference Node's default looplet figures and the peers of the same run. */
+function hotPathTargets(r: Figures): Target[] {
+  const row = (key: TimedRow['key']): TimedRow['cells'] => r.timed.find((x) => x.key === key)!.cells;
+  const lp = idOf(r, 'default');
+  const who = `looplet (Node ${r.nodes[r.referenceNode].version.replace(/^v/, '')})`;
+  const check = (name: string, value: number | undefined, limit: number | undefined, detail: (v: number, l: number) => string): Target =>
+    value === undefined || limit === undefined || !Number.isFinite(limit) ? { name, pass: null, detail: 'not measured' } : { name, pass: value <= limit, detail: detail(value, limit) };
+  const sw = row('switch');
+  const swLp = ok(sw[lp])?.median;
+  const swCpu = cpuOf(sw[lp]);
+  const pyGreenlet = ok(sw.greenlet)?.median;
+  const rt = row('roundtrip');
+  const rtLp = ok(rt[lp])?.median;
+  const ringLp = ok(row('ring')[lp])?.median;
+  const sp = row('spawn');
+  const spLp = ok(sp[lp])?.median;
+  return [
+    check(`issue 12: ping-pong switch median <= ${HOT.switchUs} us`, swLp, HOT.switchUs, (v) => `${who} ${fmt(v)} us${variantsNote(r, sw)}`),
+    check(`issue 12: ping-pong CPU time per switch <= ${HOT.cpuOverWall}x the wall time`, swCpu !== undefined && swLp !== undefined ? swCpu / swLp : undefined, HOT.cpuOverWall, (v) => `${who} ${fmt(swCpu)} us of CPU / ${fmt(swLp)} us = ${fmt(v)}x`),
+    check(`issue 12: ping-pong <= ${HOT.overGreenlet}x python-greenlet`, swLp !== undefined && pyGreenlet !== undefined ? swLp / pyGreenlet : undefined, HOT.overGreenlet, (v) => `${who} ${fmt(swLp)} us / ${fmt(pyGreenlet)} us = ${fmt(v)}x`),
+    check("issue 12: round trip (2 switches) <= gevent's sleep(0)", rtLp, ok(rt.gevent)?.median, (v, l) => `${who} ${fmt(v)} us, gevent ${fmt(l)} us: ${fmt(v / l)}x`),
+    check(`issue 12: hub pattern (switch among ${RING_SIZE} via main) <= ${HOT.ringUs} us`, ringLp, HOT.ringUs, (v) => `${who} ${fmt(v)} us per switch${variantsNote(r, row('ring'))}`),
+    check(`issue 12: spawn + run + finish <= ${HOT.spawnOverGreenlet}x python-greenlet`, spLp !== undefined && ok(sp.greenlet) ? spLp / ok(sp.greenlet)!.median : undefined, HOT.spawnOverGreenlet, (v) => `${who} ${fmt(spLp)} us, python-greenlet ${fmt(ok(sp.greenlet)?.median)} us: ${fmt(v)}x`),
+    check(`issue 12: spawn + run + finish <= ${HOT.spawnOverGevent}x gevent spawn + join`, spLp !== undefined && ok(sp.gevent) ? spLp / ok(sp.gevent)!.median : undefined, HOT.spawnOverGevent, (v) => `${who} ${fmt(spLp)} us, gevent ${fmt(ok(sp.gevent)?.median)} us: ${fmt(v)}x`),
+  ];
 }
 
 const ratio = (a?: number, b?: number): string => (a !== undefined && b !== undefined ? `${fmt(a / b)}x` : '-');
@@ -795,7 +827,7 @@ export function variantsTable(result: GreenletBenchResult, rows: Array<{ label: 
   const nodes = defaultsOf(result).map((d) => (d.kind === 'looplet' ? d.node : result.referenceNode));
   const many = nodes.length > 1;
   const header = ['operation', ...(many ? ['Node'] : []), 'unit'];
-  for (const v of shown) header.push(v === 'default' ? 'default' : v === 'nospin' ? 'spin off' : '1 CPU', 'p99', 'CPU');
+  for (const v of shown) header.push(v === 'default' ? 'default' : v === 'spin' ? 'spin' : '1 CPU', 'p99', 'CPU');
   header.push('spun', 'sw/op');
   const body = rows.flatMap((row) =>
     nodes.map((node) => {
@@ -804,7 +836,7 @@ export function variantsTable(result: GreenletBenchResult, rows: Array<{ label: 
         const c = row.cells[idOf(result, v, node)];
         line.push(c === undefined ? '-' : c.status !== 'ok' ? c.status : fmt(c.summary?.median), fmt(ok(c)?.p99), fmt(cpuOf(c)));
       }
-      line.push(spunShare(row.cells[idOf(result, 'default', node)]), fmt(switchesOf(row.cells[idOf(result, 'default', node)])));
+      line.push(spunShare(row.cells[idOf(result, 'spin', node)]), fmt(switchesOf(row.cells[idOf(result, 'default', node)])));
       return line;
     }),
   );
@@ -815,11 +847,11 @@ function variantsPreamble(result: GreenletBenchResult): string[] {
   const cpu = (result.settings as { pinnedCpu?: number | null }).pinnedCpu;
   return [
     'looplet variants, measured in the same rounds (diagnostic, not targets). default: a thread that hands',
-    'control away spins (up to the budget, see setSwitchSpin) when its last wait was short and the target runs',
-    `on another CPU; spin off: setSwitchSpin(0), every wait sleeps in the kernel; 1 CPU: taskset -c ${cpu ?? '?'}.`,
+    'control away yields its CPU to the woken one, then sleeps in the kernel; spin: setSwitchSpin(' + SPIN_VARIANT_US + '), a',
+    `waiting thread spins while the target runs on another CPU; 1 CPU: taskset -c ${cpu ?? '?'}.`,
     'CPU: CPU time of all threads (GC helpers included) over the timed blocks / operations, a mean;',
     'a spinning wait burns CPU on a second CPU while the other thread runs.',
-    "spun: share of the default's waits that ended while spinning. sw/op: greenlet switches per operation",
+    "spun: share of the spin variant's waits that ended while spinning. sw/op: greenlet switches per operation",
     "(runtimeStats().switches, the default's timed blocks; a thread hand-off each).",
   ];
 }
@@ -862,7 +894,7 @@ export function greenletTextReport(result: GreenletBenchResult): string {
 /** looplet's default per Node; the first keeps the single-Node colour. */
 const NODE_COLORS = ['#1f6fb4', '#7b3fb0', '#0f8b8d', '#c2185b', '#6d4c41', '#546e7a'];
 const COLORS: Record<Exclude<Variant, 'default'> | Peer, string> = {
-  nospin: '#5a9bd5',
+  spin: '#5a9bd5',
   '1cpu': '#8dbde6',
   greenlet: '#e0700a',
   gevent: '#2a9d3a',
@@ -877,7 +909,7 @@ function chartSeries(result: GreenletBenchResult, rows: Array<{ cells: Record<st
   );
   const series = shown.map((i) => {
     if (i.kind !== 'looplet') return { label: i.label, color: COLORS[i.kind] };
-    if (i.variant === 'nospin') return { label: 'looplet, spin off (diagnostic)', color: COLORS.nospin, ink: '#10314f' };
+    if (i.variant === 'spin') return { label: `looplet, spin ${SPIN_VARIANT_US} us (diagnostic)`, color: COLORS.spin, ink: '#10314f' };
     if (i.variant === '1cpu') return { label: 'looplet, 1 CPU (diagnostic)', color: COLORS['1cpu'], ink: '#10314f' };
     return { label: i.label, color: NODE_COLORS[i.node % NODE_COLORS.length] };
   });
