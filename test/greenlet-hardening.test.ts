@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Greenlet, GreenletExit, getcurrent, runtimeStats, setIdleThreadTimeout } from '../lib/greenlet';
-import { ensureDist, thrown, waitFor } from './helpers';
+import { ensureDist, thrown, unprivileged, waitFor } from './helpers';
 
 const main = getcurrent();
 const fixture = path.join(__dirname, 'fixtures', 'greenlet-limits.js');
@@ -19,7 +19,7 @@ const canDropPrivileges =
 
 function underThreadLimit(scenario: string, limit = 16): Record<string, unknown> {
   const script = `ulimit -u ${limit} && exec ${JSON.stringify(process.execPath)} ${JSON.stringify(fixture)} ${scenario}`;
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', '-c', script], {
+  const r = spawnSync('setpriv', [...unprivileged(), 'bash', '-c', script], {
     encoding: 'utf8',
     timeout: 30_000,
   });

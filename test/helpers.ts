@@ -288,3 +288,15 @@ export function ensureBenchmarksDist(): void {
   ensureDist();
   buildUnlessCurrent('benchmarks/dist/', benchmarksAreCurrent, [[tsc, '-p', 'benchmarks/tsconfig.json']]);
 }
+
+/**
+ * setpriv arguments that run a child as an unprivileged user of this test
+ * process's own: RLIMIT_NPROC counts every thread of a uid system-wide, so
+ * children of tests running at the same time (other files, other Node lines
+ * in CI) must not share one, or one child's exhausted limit stops another
+ * Node from starting. The uid need not exist in /etc/passwd.
+ */
+export function unprivileged(): string[] {
+  const uid = 40_000 + (process.pid % 20_000);
+  return [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
+}

@@ -2,7 +2,7 @@
 // of the poller and sys that creates an fd or a thread fails with a system
 // error (code, errno, syscall) and leaves nothing behind when the process is
 // out of fds (RLIMIT_NOFILE) or threads (RLIMIT_NPROC, which root ignores:
-// those children run as user 65534 through setpriv), and a watched poller
+// those children run as an unprivileged user through setpriv), and a watched poller
 // that cannot wait reports it once and stops.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,10 +11,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Poller } from '../lib/index';
-import { ensureDist, repoRoot } from './helpers';
+import { ensureDist, repoRoot, unprivileged } from './helpers';
 
 const FIXTURE = path.join('test', 'fixtures', 'limits.js');
-const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+const NOBODY = unprivileged();
+const NOBODY_UID = Number(NOBODY[0].slice('--reuid='.length));
 
 function available(cmd: string): boolean {
   return !spawnSync(cmd, ['--version'], { stdio: 'ignore' }).error;
@@ -33,7 +34,7 @@ function nobodyCanLoad(root: string): boolean {
 
 /**
  * A copy of what the fixture loads (the built package, the addon, the
- * fixture) in a temporary folder that user 65534 can read, for a checkout it
+ * fixture) in a temporary folder that an unprivileged user can read, for a checkout it
  * cannot (under /root, say).
  */
 function copyForNobody(): string {
@@ -46,7 +47,7 @@ function copyForNobody(): string {
   return dir;
 }
 
-// Where the RLIMIT_NPROC children (user 65534) run from, or why they cannot.
+// Where the RLIMIT_NPROC children (an unprivileged user) run from, or why they cannot.
 let nobodyRoot = '';
 let copied = '';
 let nprocSkip = '';
@@ -58,7 +59,7 @@ beforeAll(() => {
   else if (!available('setpriv')) nprocSkip = 'setpriv (util-linux) not found';
   else if (nobodyCanLoad(repoRoot)) nobodyRoot = repoRoot;
   else if (nobodyCanLoad((copied = copyForNobody()))) nobodyRoot = copied;
-  else nprocSkip = `user 65534 cannot load the package, from ${repoRoot} or a copy in ${copied}`;
+  else nprocSkip = `an unprivileged user cannot load the package, from ${repoRoot} or a copy in ${copied}`;
   if (nprocSkip) console.log(`limits.test.ts: RLIMIT_NPROC tests skipped: ${nprocSkip}`);
 }, 120_000);
 
@@ -125,11 +126,11 @@ describe('out of fds (RLIMIT_NOFILE): a system error and no fd left behind', () 
   );
 });
 
-describe('out of threads (RLIMIT_NPROC, as user 65534)', () => {
+describe('out of threads (RLIMIT_NPROC, as an unprivileged user)', () => {
   it.for(['poll', 'select'])('%s: watch() throws EAGAIN from pthread_create; the poller keeps working', async (backend, ctx) => {
     if (nprocSkip) return ctx.skip();
     expect(await runChild(['nproc', backend], { asNobody: true })).toEqual({
-      uid: 65534,
+      uid: NOBODY_UID,
       error: { name: 'Error', code: 'EAGAIN', errno: -11, syscall: 'pthread_create' },
       watching: false,
       fdsLeft: 0,
