@@ -2,7 +2,7 @@
 // (epoll watches its own fd with uv_poll; poll and select use a helper
 // thread). Also: ref/unref in child processes, pollers in worker threads,
 // and no fd leaks.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -432,6 +432,30 @@ describe.each(Poller.backends())('watch with the %s backend', (backend) => {
         expect({ code, signal, stderr: stderr.split('\n')[0] }).toEqual({ code: 0, signal: null, stderr: '' });
         expect(JSON.parse(stdout)).toEqual({ codes: Array(5).fill(how === 'terminate' ? 1 : 0), leaked: [] });
       });
+    });
+
+    // Regression: when no other environment has loaded the addon, Node
+    // unloads it as the worker ends, and a watch's libuv handle, closed at
+    // teardown, had its close callback run in unloaded code (SIGSEGV). The
+    // watch now holds an async cleanup hook until that callback has run.
+    it('a worker that alone loaded the addon ends cleanly while an unref\'d watch is on', () => {
+      const script = `
+        const { Worker } = require('node:worker_threads');
+        let left = 5;
+        const next = () => {
+          if (left-- === 0) return console.log('done');
+          const w = new Worker(${JSON.stringify(`
+            const { Poller } = require(${JSON.stringify(path.join(repoRoot, 'dist/cjs/poller.js'))});
+            const p = new Poller({ backend: ${JSON.stringify(backend)} });
+            p.watch(() => {});
+            p.unref();
+          `)}, { eval: true });
+          w.on('exit', (code) => (code === 0 ? next() : console.log('exit ' + code)));
+        };
+        next();
+      `;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+      expect({ status: r.status, signal: r.signal, stdout: r.stdout.trim(), stderr: r.stderr }).toEqual({ status: 0, signal: null, stdout: 'done', stderr: '' });
     });
   });
 });

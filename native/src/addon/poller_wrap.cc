@@ -14,6 +14,13 @@
 //     registrations change.
 //   onReady() is called with no arguments when events may be pending, or
 //   with (errno, syscall) when waiting failed; the JS side then stops.
+//
+// Teardown: a watch's libuv handle is closed asynchronously, and its close
+// callback is code of this addon, which Node unloads when the last
+// environment that loaded it (a worker) ends. So every watch holds a
+// Node-API async cleanup hook (WatchClose) from watch() until that close
+// callback has run: Node keeps the environment, and the addon, until then.
+// At teardown the hook stops a watch still running.
 #include <errno.h>
 #include <poll.h>
 #include <uv.h>
@@ -33,6 +40,38 @@ Napi::Value Failure(Napi::Env env, int error, const char *syscall) {
   failure.Set("errno", Napi::Number::New(env, error));
   failure.Set("syscall", Napi::String::New(env, syscall));
   return failure;
+}
+
+class NativePoller;
+
+// Lives from watch() until the watch's libuv handle is closed (see the top).
+struct WatchClose {
+  napi_async_cleanup_hook_handle hook = nullptr;
+  NativePoller *owner = nullptr;  // null once the watch is stopped
+};
+
+// A watch's uv_poll_t and what its close callback must release.
+struct PollHandle {
+  uv_poll_t handle;
+  WatchClose *close = nullptr;
+};
+
+// The handle is closed: let Node finish the teardown (and unload us).
+void WatchClosed(void *arg) {
+  WatchClose *wc = static_cast<WatchClose *>(arg);
+  napi_status status = napi_remove_async_cleanup_hook(wc->hook);
+  LP_ASSERT(status == napi_ok);
+  delete wc;
+}
+
+void ClosePollHandle(uv_poll_t *poll, WatchClose *wc) {
+  PollHandle *ph = reinterpret_cast<PollHandle *>(poll);
+  ph->close = wc;
+  uv_close((uv_handle_t *)poll, [](uv_handle_t *h) {
+    PollHandle *closed = reinterpret_cast<PollHandle *>(h);
+    if (closed->close != nullptr) WatchClosed(closed->close);
+    delete closed;
+  });
 }
 
 class NativePoller : public Napi::ObjectWrap<NativePoller> {
@@ -61,7 +100,6 @@ class NativePoller : public Napi::ObjectWrap<NativePoller> {
   void Deliver(int error, const char *syscall);
   void StopWatch();
   void Snapshot();
-  static void OnEnvCleanup(void *arg);
   static void OnHelper(void *owner, int error);
 
   lp_poller_t *poller_ = nullptr;
@@ -76,6 +114,7 @@ class NativePoller : public Napi::ObjectWrap<NativePoller> {
   Napi::AsyncContext *async_context_ = nullptr;
   uv_poll_t *poll_handle_ = nullptr;
   WatchHelper *helper_ = nullptr;
+  struct WatchClose *close_ = nullptr;
   bool watching_ = false;
   bool refed_ = true;
 };
@@ -222,13 +261,27 @@ Napi::Value NativePoller::Watch(const Napi::CallbackInfo &info) {
   uv_loop_t *loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return Failure(env, -ENOTSUP, "napi_get_uv_event_loop");
 
+  WatchClose *wc = new WatchClose;
+  wc->owner = this;
+  napi_status status = napi_add_async_cleanup_hook(
+      env,
+      [](napi_async_cleanup_hook_handle, void *arg) {
+        // Teardown: stop a watch still running; its close callback removes the hook.
+        WatchClose *c = static_cast<WatchClose *>(arg);
+        if (c->owner != nullptr) c->owner->StopWatch();
+      },
+      wc, &wc->hook);
+  LP_ASSERT(status == napi_ok);
+
   int fd = lp_poller_fileno(poller_);
   if (fd >= 0) {
-    poll_handle_ = new uv_poll_t;
+    PollHandle *ph = new PollHandle;
+    poll_handle_ = &ph->handle;
     int rc = uv_poll_init(loop, poll_handle_, fd);
     if (rc < 0) {
-      delete poll_handle_;
+      delete ph;
       poll_handle_ = nullptr;
+      WatchClosed(wc);
       return Failure(env, rc, "uv_poll_init");
     }
     poll_handle_->data = this;
@@ -236,7 +289,7 @@ Napi::Value NativePoller::Watch(const Napi::CallbackInfo &info) {
       static_cast<NativePoller *>(h->data)->Deliver(status < 0 ? status : 0, "uv_poll");
     });
     if (rc < 0) {
-      uv_close((uv_handle_t *)poll_handle_, [](uv_handle_t *h) { delete (uv_poll_t *)h; });
+      ClosePollHandle(poll_handle_, wc);
       poll_handle_ = nullptr;
       return Failure(env, rc, "uv_poll_start");
     }
@@ -244,39 +297,40 @@ Napi::Value NativePoller::Watch(const Napi::CallbackInfo &info) {
     int error = 0;
     const char *syscall = nullptr;
     helper_ = WatchHelper::Start(loop, OnHelper, this, &error, &syscall);
-    if (helper_ == nullptr) return Failure(env, error, syscall);
+    if (helper_ == nullptr) {
+      WatchClosed(wc);
+      return Failure(env, error, syscall);
+    }
     Snapshot();
   }
+  close_ = wc;
   on_ready_ = Napi::Persistent(info[0].As<Napi::Function>());
   async_context_ = new Napi::AsyncContext(env, "looplet.Poller.watch");
   watching_ = true;
   if (!refed_) uv_unref(poll_handle_ ? (uv_handle_t *)poll_handle_ : helper_->handle());
-  napi_status status = napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
-  LP_ASSERT(status == napi_ok);
   return Napi::Number::New(env, 0);
 }
 
 void NativePoller::StopWatch() {
   if (!watching_) return;
   watching_ = false;
-  napi_status status = napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
-  LP_ASSERT(status == napi_ok);
+  WatchClose *wc = close_;
+  close_ = nullptr;
+  wc->owner = nullptr;
   if (poll_handle_) {
     int rc = uv_poll_stop(poll_handle_);  // removes the fd from libuv before we close it
     LP_ASSERT(rc == 0);
-    uv_close((uv_handle_t *)poll_handle_, [](uv_handle_t *h) { delete (uv_poll_t *)h; });
+    ClosePollHandle(poll_handle_, wc);
     poll_handle_ = nullptr;
   }
   if (helper_) {
-    helper_->Stop();
+    helper_->Stop(WatchClosed, wc);
     helper_ = nullptr;
   }
   on_ready_.Reset();
   delete async_context_;
   async_context_ = nullptr;
 }
-
-void NativePoller::OnEnvCleanup(void *arg) { static_cast<NativePoller *>(arg)->StopWatch(); }
 
 Napi::Value NativePoller::Unwatch(const Napi::CallbackInfo &info) {
   StopWatch();

@@ -89,7 +89,7 @@ void WatchHelper::Arm(std::vector<struct pollfd> &&snapshot) {
     cv_.notify_one();
 }
 
-void WatchHelper::Stop() {
+void WatchHelper::Stop(void (*closed)(void *), void *arg) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
@@ -99,8 +99,14 @@ void WatchHelper::Stop() {
   int rc = pthread_join(thread_, nullptr);
   LP_ASSERT(rc == 0);
   owner_ = nullptr;
+  closed_ = closed;
+  closed_arg_ = arg;
   CloseWakeFds();
-  uv_close(handle(), [](uv_handle_t *a) { delete static_cast<WatchHelper *>(a->data); });
+  uv_close(handle(), [](uv_handle_t *a) {
+    WatchHelper *h = static_cast<WatchHelper *>(a->data);
+    if (h->closed_ != nullptr) h->closed_(h->closed_arg_);
+    delete h;
+  });
 }
 
 void *WatchHelper::ThreadMain(void *arg) {

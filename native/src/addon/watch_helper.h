@@ -30,8 +30,9 @@ class WatchHelper {
   // poll() in progress.
   void Arm(std::vector<struct pollfd> &&snapshot);
   // JS thread. Stops and joins the thread, closes the wake-up fd and the
-  // uv_async_t; the helper frees itself in the handle's close callback.
-  void Stop();
+  // uv_async_t; the helper frees itself in the handle's close callback,
+  // which calls closed(arg) first.
+  void Stop(void (*closed)(void *), void *arg);
   uv_handle_t *handle() { return (uv_handle_t *)&async_; }
 
  private:
@@ -47,6 +48,8 @@ class WatchHelper {
   pthread_t thread_;
   Notify notify_ = nullptr;
   void *owner_ = nullptr;  // JS thread only; null once stopped
+  void (*closed_)(void *) = nullptr;
+  void *closed_arg_ = nullptr;
   // Linux: one eventfd (wake_[0] == wake_[1]); elsewhere a pipe.
   int wake_[2] = {-1, -1};
 
