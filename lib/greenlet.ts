@@ -601,6 +601,16 @@ export function getcurrent(): Greenlet {
   return publicOf(currentState());
 }
 
+/**
+ * Package-internal (the hub's scheduler): whether g is the greenlet running
+ * now. Unlike getcurrent() === g, it dereferences no WeakRef: each deref
+ * keeps its target in V8's list of objects kept alive until the current
+ * job ends, which allocates.
+ */
+export function isCurrent(g: Greenlet): boolean {
+  return states.get(g) === currentState();
+}
+
 /** Installs a tracer called as fn(event, [origin, target]) on each switch; returns the previous one. */
 export function settrace(fn: TraceFunction | null | undefined): TraceFunction | null {
   if (fn !== null && fn !== undefined && typeof fn !== 'function') throw invalidArgType('fn', 'of type function or null', fn);

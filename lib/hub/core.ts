@@ -29,7 +29,7 @@
 //     reaches a greenlet already woken but not yet resumed replaces the wake
 //     and calls the undo, so nothing is lost.
 //   - Nothing here leaves an async scope open across a switch.
-import { Greenlet, getcurrent } from '../greenlet';
+import { Greenlet, getcurrent, isCurrent } from '../greenlet';
 import { codedError, type CodedError } from '../errors';
 
 /** A parked greenlet's registration with whatever can wake it. */
@@ -79,10 +79,15 @@ export class Slot {
 const slots = new WeakMap<Greenlet, Slot>();
 let hubGreenlet: Greenlet | null = null;
 
-// The run queue and the next turn's queue: flat (slot, seq) pairs, read
-// from a head index (shift() is O(n)).
+// The run queue and the next turn's queue: flat (slot, seq) pairs. The run
+// queue is read from a head index (shift() is O(n)) up to a tail index, and
+// once emptied both go back to 0 and the array is reused: a burst of wakes
+// allocates nothing once the array has grown to the largest burst.
 let runq: Array<Slot | number> = [];
 let runqHead = 0;
+let runqTail = 0;
+/** A run queue array longer than this is dropped once empty rather than kept for reuse. */
+const RUNQ_KEEP = 1 << 16;
 let nextq: Array<Slot | number> = [];
 let drainScheduled = false;
 let draining = false;
@@ -90,6 +95,8 @@ let draining = false;
 let handedOff: Greenlet | null = null;
 let exitHookInstalled = false;
 let parkedHead: Slot | null = null;
+/** The slot of the greenlet the scheduler resumed last (a hint: see currentSlot). */
+let runningSlot: Slot | null = null;
 
 export function slotOf(g: Greenlet): Slot {
   let slot = slots.get(g);
@@ -111,7 +118,19 @@ export function hub(): Greenlet {
 }
 
 export function onHub(): boolean {
-  return getcurrent() === hub();
+  return currentSlot() === null;
+}
+
+/**
+ * The slot of the greenlet running now, or null on the hub. The greenlet
+ * the scheduler last resumed is checked first (no WeakRef dereference, see
+ * isCurrent); one resumed by a plain switch() is found the slow way.
+ */
+export function currentSlot(): Slot | null {
+  const last = runningSlot;
+  if (last !== null && isCurrent(last.greenlet)) return last;
+  const g = getcurrent();
+  return g === hub() ? null : slotOf(g);
 }
 
 export function blockingOnHub(what: string): CodedError {
@@ -143,14 +162,16 @@ function setWake(slot: Slot, error: boolean, value: unknown, undo: Undo): void {
 /** Makes a greenlet runnable: its switch returns `value` (it must not be parked with a live waiter: use wake()). */
 export function schedule(slot: Slot, value: unknown, undo: Undo = null): void {
   setWake(slot, false, value, undo);
-  runq.push(slot, slot.seq);
+  runq[runqTail++] = slot;
+  runq[runqTail++] = slot.seq;
   if (!draining) scheduleDrain();
 }
 
 /** Makes a greenlet runnable with `error` to throw where it is suspended. */
 function scheduleError(slot: Slot, error: unknown): void {
   setWake(slot, true, error, null);
-  runq.push(slot, slot.seq);
+  runq[runqTail++] = slot;
+  runq[runqTail++] = slot.seq;
   if (!draining) scheduleDrain();
 }
 
@@ -189,7 +210,7 @@ export function wakeWithError(waiter: Waiter, error: unknown): boolean {
  * switch gets it thrown there. Returns false for a dead or running greenlet.
  */
 export function interrupt(g: Greenlet, error: unknown): boolean {
-  if (g.dead || g === getcurrent()) return false;
+  if (g.dead || isCurrent(g)) return false;
   const slot = slotOf(g);
   const waiter = slot.waiter;
   if (waiter !== null && waiter.active) {
@@ -216,14 +237,14 @@ export function interrupt(g: Greenlet, error: unknown): boolean {
 
 /** The next queued greenlet still waiting to run (its wake in its slot), or null. */
 function takeNext(): Slot | null {
-  while (runqHead < runq.length) {
+  while (runqHead < runqTail) {
     const slot = runq[runqHead] as Slot;
     const seq = runq[runqHead + 1] as number;
     runq[runqHead] = 0;
     runqHead += 2;
-    if (runqHead === runq.length) {
-      runq = [];
-      runqHead = 0;
+    if (runqHead === runqTail) {
+      runqHead = runqTail = 0;
+      if (runq.length > RUNQ_KEEP) runq = [];
     }
     if (seq !== slot.queued || seq !== slot.seq || slot.greenlet.dead) continue;
     slot.queued = -1;
@@ -240,6 +261,7 @@ function untake(slot: Slot): void {
     runq[--runqHead] = slot;
   } else {
     runq.unshift(slot, slot.seq);
+    runqTail += 2;
   }
 }
 
@@ -252,6 +274,7 @@ function resume(slot: Slot): unknown {
 
 /** Bookkeeping for a greenlet that has just got control back. */
 export function resumed(slot: Slot): void {
+  runningSlot = slot;
   slot.seq++;
   slot.queued = -1;
   slot.wakeValue = undefined;
@@ -288,7 +311,9 @@ export function handOffOnFinish(job: Greenlet): { value: unknown } | null {
 /** Switches away from the current greenlet: to the next runnable one, or to the hub. */
 function switchAway(): unknown {
   const slot = takeNext();
-  return slot === null ? hub().switch() : resume(slot);
+  if (slot !== null) return resume(slot);
+  runningSlot = null; // the hint must not keep a greenlet alive while the hub runs
+  return hub().switch();
 }
 
 function addParked(slot: Slot): void {
@@ -315,9 +340,8 @@ function removeParked(slot: Slot): void {
  * resumed it. Returns the wake's value or throws its error.
  */
 export function park(register: (waiter: Waiter) => (() => void) | null): unknown {
-  const g = getcurrent();
-  if (g === hub()) throw blockingOnHub('This call');
-  const slot = slotOf(g);
+  const slot = currentSlot();
+  if (slot === null) throw blockingOnHub('This call');
   throwPending(slot);
   const waiter: Waiter = { slot, active: true, cleanup: null };
   slot.waiter = waiter;
@@ -368,9 +392,8 @@ export function parkFor(timeoutMs: number | undefined, register: (waiter: Waiter
  * whose work is done: an interrupt meanwhile waits for the next blocking call.
  */
 export function yieldToRunnable(): void {
-  const g = getcurrent();
-  if (g === hub()) return;
-  const slot = slotOf(g);
+  const slot = currentSlot();
+  if (slot === null) return;
   schedule(slot, undefined, COMMITTED);
   suspend(slot);
 }
@@ -417,9 +440,14 @@ function suspend(slot: Slot): unknown {
 function drain(): void {
   drainScheduled = false;
   if (nextq.length > 0) {
-    for (let i = 0; i < nextq.length; i++) runq.push(nextq[i]);
-    nextq = [];
+    for (let i = 0; i < nextq.length; i++) runq[runqTail++] = nextq[i];
+    nextq.length = 0;
   }
+  runQueue();
+  if (nextq.length > 0) scheduleDrain();
+}
+
+function runQueue(): void {
   draining = true;
   try {
     for (let slot = takeNext(); slot !== null; slot = takeNext()) {
@@ -435,15 +463,36 @@ function drain(): void {
     }
   } finally {
     draining = false;
+    runningSlot = null;
   }
-  if (nextq.length > 0) scheduleDrain();
+}
+
+/**
+ * For an event-loop callback that wakes a batch of greenlets (the hub's
+ * poller): runs wakeAll(), then the greenlets it made runnable, at once
+ * instead of in the next setImmediate drain; greenlets queued for the next
+ * turn (sleep(0)) stay queued. On the hub only. If called while greenlets
+ * are already being run, only wakes (the running drain takes them).
+ */
+export function runWoken(wakeAll: () => void): void {
+  if (draining) {
+    wakeAll();
+    return;
+  }
+  draining = true;
+  try {
+    wakeAll();
+  } finally {
+    draining = false;
+  }
+  runQueue();
 }
 
 /** Figures of this thread's hub. */
 export function hubCounts(): { runnable: number; parked: number } {
   let waiting = 0;
   for (let slot = parkedHead; slot !== null; slot = slot.nextParked) if (slot.waiter !== null && slot.waiter.active) waiting++;
-  return { runnable: (runq.length - runqHead + nextq.length) / 2, parked: waiting };
+  return { runnable: (runqTail - runqHead + nextq.length) / 2, parked: waiting };
 }
 
 // A greenlet parked when the event loop has nothing left to do can never be

@@ -3,7 +3,7 @@
 // (setTimeout): one per sleeping greenlet or pending Timeout.
 import { getcurrent, type Greenlet } from '../greenlet';
 import { codedError, invalidArgType, outOfRange } from '../errors';
-import { TIMED_OUT, assertCanBlock, interrupt, onHub, park, parkFor, scheduleNextTurn, slotOf, wake, wakeWithError, withdrawPending, yieldTurn } from './core';
+import { TIMED_OUT, assertCanBlock, currentSlot, interrupt, onHub, park, parkFor, scheduleNextTurn, slotOf, wake, wakeWithError, withdrawPending, yieldTurn } from './core';
 
 /** Validates a time in ms: a number >= 0 (fractions allowed), or Infinity / undefined for "never" where `never` allows. */
 export function checkMs(name: string, value: unknown, never: boolean): number | undefined {
@@ -26,7 +26,7 @@ export function sleep(ms = 0): void {
   const delay = checkMs('ms', ms, false)!;
   assertCanBlock('sleep()');
   if (delay === 0) {
-    const slot = slotOf(getcurrent());
+    const slot = currentSlot()!;
     scheduleNextTurn(slot);
     yieldTurn(slot);
     return;
