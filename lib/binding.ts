@@ -56,12 +56,49 @@ export interface NativeSys {
   close(fd: number): number | NativeFailure;
 }
 
+/** An address as the addon reports it (getsockname / getpeername / accept). */
+export type NativeAddress =
+  | { family: 'IPv4' | 'IPv6'; address: string; port: number }
+  | { family: 'unix'; path: string }
+  | { family: number };
+
+/**
+ * The syscalls of looplet/net (native/src/addon/net.cc). The hot calls
+ * (recv, send, accept, shutdown, close, connectError) return a count, an fd
+ * or 0, or a negative errno; the others their result or a NativeFailure.
+ * Every fd made or adopted here is closed with the environment unless
+ * closed first.
+ */
+export interface NativeNet {
+  recv(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  send(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  accept(fd: number): number;
+  /** host: a numeric IPv4 or IPv6 address. */
+  listenTcp(host: string, port: number, backlog: number, reusePort: boolean): number | NativeFailure;
+  /** path: a filesystem path, or "\0name" (Linux abstract namespace). */
+  listenUnix(path: string, backlog: number): number | NativeFailure;
+  /** [fd, pending]: pending while the connection is in progress (wait for writability, then connectError). */
+  connectTcp(host: string, port: number): [number, boolean] | NativeFailure;
+  connectUnix(path: string): [number, boolean] | NativeFailure;
+  connectError(fd: number): number;
+  socketpair(): [number, number] | NativeFailure;
+  adopt(fd: number): number | NativeFailure;
+  shutdown(fd: number, how: number): number;
+  close(fd: number): number;
+  address(fd: number, peer: boolean): NativeAddress | NativeFailure;
+  /** fds made or adopted in this environment and not closed yet. */
+  openCount(): number;
+  /** SHUT_RD, SHUT_WR, SHUT_RDWR as this platform numbers them. */
+  shutdownModes: { read: number; write: number; both: number };
+}
+
 export interface NativeBinding {
   NativePoller: new (backendId: number) => NativePollerHandle;
   /** Backend name -> id, for the backends this build and platform have. */
   backends: Record<string, number>;
   defaultBackend: string;
   sys: NativeSys;
+  net: NativeNet;
   version: number;
 }
 

@@ -29,4 +29,5 @@ export {
   type TraceFunction,
 } from './greenlet';
 export * from './hub';
+export * as net from './net';
 export type { CodedError, SystemError } from './errors';

@@ -10,6 +10,15 @@ import { checkMs } from './timeout';
 
 type Outcome = { value: unknown } | { error: unknown };
 
+/**
+ * Package-internal, for code that runs on the hub and must not block
+ * (StreamServer): group[tryAdd](job) adds a job only if a slot is free now
+ * (false otherwise); group[onSlotFree](callback) calls callback once, the
+ * next time a Pool slot is given back (a Group never fills).
+ */
+export const tryAdd: unique symbol = Symbol('looplet.group.tryAdd');
+export const onSlotFree: unique symbol = Symbol('looplet.group.onSlotFree');
+
 function checkFunction(name: string, fn: unknown): void {
   if (typeof fn !== 'function') throw invalidArgType(name, 'of type function', fn);
 }
@@ -53,6 +62,17 @@ export class Group implements Iterable<Job> {
     if (this.#jobs.has(job) || job.ready()) return;
     this.#jobs.add(job);
     whenFinished(job, () => this.discard(job));
+  }
+
+  /** @internal see tryAdd. */
+  [tryAdd](job: Job): boolean {
+    this.add(job);
+    return true;
+  }
+
+  /** @internal see onSlotFree; never called for a Group, which never fills. */
+  [onSlotFree](callback: () => void): void {
+    void callback;
   }
 
   /** Removes a job from the group (without stopping it). */
@@ -183,6 +203,7 @@ export class Group implements Iterable<Job> {
 export class Pool extends Group {
   readonly maxSize: number;
   readonly #slots: Semaphore;
+  #slotFree: Array<() => void> = [];
 
   constructor(size: number) {
     super();
@@ -204,11 +225,27 @@ export class Pool extends Group {
     super.add(job);
   }
 
+  override [tryAdd](job: Job): boolean {
+    if (this.has(job) || job.ready()) return true;
+    if (!this.#slots.acquire({ blocking: false })) return false;
+    super.add(job);
+    return true;
+  }
+
+  override [onSlotFree](callback: () => void): void {
+    this.#slotFree.push(callback);
+  }
+
   /** Removes a job from the pool (without stopping it): its slot is free at once. */
   override discard(job: Job): void {
     if (!this.has(job)) return;
     super.discard(job);
     this.#slots.release();
+    if (this.#slotFree.length > 0) {
+      const callbacks = this.#slotFree;
+      this.#slotFree = [];
+      for (const callback of callbacks) callback();
+    }
   }
 
   override freeCount(): number {

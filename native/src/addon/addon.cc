@@ -17,6 +17,7 @@ LoopletAddon::LoopletAddon(Napi::Env env, Napi::Object exports) {
                                          Napi::String::New(env, lp_backend_name(LP_BACKEND_DEFAULT)),
                                          napi_enumerable),
                            InstanceValue("sys", InitSys(env), napi_enumerable),
+                           InstanceValue("net", InitNet(env), napi_enumerable),
                            InstanceValue("version", Napi::Number::New(env, lp_version()), napi_enumerable),
                        });
 }

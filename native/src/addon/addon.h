@@ -13,5 +13,6 @@ class LoopletAddon : public Napi::Addon<LoopletAddon> {
 
 Napi::Function InitPollerClass(Napi::Env env, LoopletAddon *addon);
 Napi::Object InitSys(Napi::Env env);
+Napi::Object InitNet(Napi::Env env);
 
 #endif

@@ -20,15 +20,15 @@
 
 #include "addon.h"
 #include "lp_assert.h"
+#include "socket_util.h"
 
 namespace {
 
-Napi::Value Failure(Napi::Env env, int error, const char *syscall) {
-  Napi::Object failure = Napi::Object::New(env);
-  failure.Set("errno", Napi::Number::New(env, error));
-  failure.Set("syscall", Napi::String::New(env, syscall));
-  return failure;
-}
+using lp_sock::CloseFd;
+using lp_sock::Failure;
+using lp_sock::NewSocket;
+using lp_sock::ParseAddr;
+using lp_sock::SetFlags;
 
 bool ArgInt32(const Napi::CallbackInfo &info, size_t i, int32_t *out) {
   if (!info[i].IsNumber()) return false;
@@ -43,68 +43,11 @@ bool ArgHost(const Napi::CallbackInfo &info, size_t i, std::string *out) {
   return out->find('\0') == std::string::npos;
 }
 
-void close_fd(int fd) {
-  int rc = close(fd);
-  LP_ASSERT(rc == 0 || errno == EINTR);
-}
-
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
 const int kSockFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
 #else
 const int kSockFlags = 0;
 #endif
-
-// Where SOCK_NONBLOCK / SOCK_CLOEXEC do not exist (macOS), the flags are
-// set afterwards. Returns 0 or -errno.
-int set_flags(int fd) {
-  if (kSockFlags != 0) return 0;
-  int fl = fcntl(fd, F_GETFL);
-  if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) return -errno;
-  if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) return -errno;
-  return 0;
-}
-
-// socket(), non-blocking and close-on-exec. Returns the fd or -errno, with
-// *syscall set.
-int new_socket(int domain, int type, const char **syscall) {
-  int fd = socket(domain, type | kSockFlags, 0);
-  if (fd == -1) {
-    *syscall = "socket";
-    return -errno;
-  }
-  int rc = set_flags(fd);
-  if (rc < 0) {
-    close_fd(fd);
-    *syscall = "fcntl";
-    return rc;
-  }
-  return fd;
-}
-
-// A numeric IPv4 or IPv6 address (with an optional %scope) and a port:
-// getaddrinfo with AI_NUMERICHOST never makes a name lookup.
-bool parse_addr(const std::string &host, int port, sockaddr_storage *sa, socklen_t *len) {
-  if (port < 0 || port > 65535) return false;
-  struct addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICHOST;
-  struct addrinfo *res = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) return false;
-  bool ok =
-      res->ai_addrlen <= sizeof *sa && (res->ai_family == AF_INET || res->ai_family == AF_INET6);
-  if (ok) {
-    memset(sa, 0, sizeof *sa);
-    memcpy(sa, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    if (sa->ss_family == AF_INET)
-      ((sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
-    else
-      ((sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
-  }
-  freeaddrinfo(res);
-  return ok;
-}
 
 Napi::Value Socketpair(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -112,10 +55,10 @@ Napi::Value Socketpair(const Napi::CallbackInfo &info) {
   if (socketpair(AF_UNIX, SOCK_STREAM | kSockFlags, 0, sv) == -1)
     return Failure(env, -errno, "socketpair");
   for (int fd : sv) {
-    int rc = set_flags(fd);
+    int rc = SetFlags(fd);
     if (rc < 0) {
-      close_fd(sv[0]);
-      close_fd(sv[1]);
+      CloseFd(sv[0]);
+      CloseFd(sv[1]);
       return Failure(env, rc, "fcntl");
     }
   }
@@ -135,9 +78,9 @@ Napi::Value Listen(const Napi::CallbackInfo &info) {
   if (!ArgHost(info, 0, &host) || !ArgInt32(info, 1, &port) || !ArgInt32(info, 2, &backlog) ||
       backlog < 0)
     return Failure(env, -EINVAL, "listen");
-  if (!parse_addr(host, port, &sa, &len)) return Failure(env, -EINVAL, "getaddrinfo");
+  if (!ParseAddr(host, port, &sa, &len)) return Failure(env, -EINVAL, "getaddrinfo");
   const char *syscall = nullptr;
-  int fd = new_socket(sa.ss_family, SOCK_STREAM, &syscall);
+  int fd = NewSocket(sa.ss_family, SOCK_STREAM, &syscall);
   if (fd < 0) return Failure(env, fd, syscall);
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
@@ -149,7 +92,7 @@ Napi::Value Listen(const Napi::CallbackInfo &info) {
   else
     return Napi::Number::New(env, fd);
   int err = -errno;
-  close_fd(fd);
+  CloseFd(fd);
   return Failure(env, err, syscall);
 }
 
@@ -162,9 +105,9 @@ Napi::Value Connect(const Napi::CallbackInfo &info) {
   socklen_t len;
   if (!ArgHost(info, 0, &host) || !ArgInt32(info, 1, &port))
     return Failure(env, -EINVAL, "connect");
-  if (!parse_addr(host, port, &sa, &len)) return Failure(env, -EINVAL, "getaddrinfo");
+  if (!ParseAddr(host, port, &sa, &len)) return Failure(env, -EINVAL, "getaddrinfo");
   const char *syscall = nullptr;
-  int fd = new_socket(sa.ss_family, SOCK_STREAM, &syscall);
+  int fd = NewSocket(sa.ss_family, SOCK_STREAM, &syscall);
   if (fd < 0) return Failure(env, fd, syscall);
   int one = 1;
   if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1)
@@ -174,7 +117,7 @@ Napi::Value Connect(const Napi::CallbackInfo &info) {
   else
     return Napi::Number::New(env, fd);
   int err = -errno;
-  close_fd(fd);
+  CloseFd(fd);
   return Failure(env, err, syscall);
 }
 
@@ -209,7 +152,7 @@ Napi::Value Accept(const Napi::CallbackInfo &info) {
     syscall = "setsockopt";
   }
   if (rc < 0) {
-    close_fd(fd);
+    CloseFd(fd);
     return Failure(env, rc, syscall);
   }
   return Napi::Number::New(env, fd);
