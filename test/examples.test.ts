@@ -118,3 +118,53 @@ describe('hub examples (the seed programs)', () => {
     expect(lines.slice(7).map((l) => l.replace(/ at \+[0-9.]+ s$/, ''))).toEqual(['call_soon', 'call_later(1)', 'call_later(2)', 'call_at(now + 3)']);
   });
 });
+
+describe('net examples (the seed programs)', () => {
+  it('net-echo-server: a greenlet per connection echoes every message of every client', () => {
+    const r = runExample('net-echo-server.mjs', ['--clients', '400', '--messages', '3']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^400 clients x 3 messages echoed in [0-9.]+ ms$/);
+    const [, connections, atOnce] = /^server: (\d+) connections, one greenlet each, up to (\d+) at once$/.exec(lines[1])!;
+    expect(Number(connections)).toBe(400);
+    expect(Number(atOnce)).toBeGreaterThan(100); // the clients overlap: many handlers are alive together
+  });
+
+  it("net-echo-server --upper: seed 003's talk() answers in upper case", () => {
+    const r = runExample('net-echo-server.mjs', ['--clients', '10', '--messages', '2', '--upper']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^10 clients x 2 messages echoed in upper case in [0-9.]+ ms\n/);
+  });
+
+  it('net-http-get: 20 raw-socket GETs in jobs, every body whole, the requests overlapping', () => {
+    const r = runExample('net-http-get.mjs', ['--urls', '20', '--delay-ms', '100']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, i) => `<html>results for ${i}/</html>`));
+    const seconds = Number(/^last time: ([0-9.]+) s for 20 pages \(one after another: 2\.0 s\)$/.exec(lines[20])![1]);
+    expect(seconds).toBeLessThan(1.5); // 20 x 100 ms one after another: 2 s
+  });
+
+  it('streamserver-echo-server: the select() echo server of seed 004 as a StreamServer, same clients', () => {
+    const r = runExample('streamserver-echo-server.mjs', ['--clients', '30', '--messages', '20']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^streamserver: 30 clients x 20 messages echoed in [0-9.]+ ms\n$/);
+  });
+
+  it('net-multicore: worker processes share the port with reusePort and all of them serve', () => {
+    const r = runExample('net-multicore.mjs', ['--workers', '3', '--clients', '90', '--messages', '3']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^3 worker processes on port \d+ served 90 clients x 3 messages in [0-9.]+ ms$/);
+    const [, list, total] = /^connections per worker: ([0-9, ]+) \(total (\d+)\); every byte echoed$/.exec(lines[1])!;
+    const served = list.split(', ').map(Number);
+    expect(Number(total)).toBe(90);
+    expect(served).toHaveLength(3);
+    expect(Math.min(...served)).toBeGreaterThan(0); // 90 connections spread by the kernel: none idle
+  });
+});
