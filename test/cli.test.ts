@@ -288,3 +288,80 @@ describe('bench greenlet', () => {
     expect(fs.readFileSync(path.join(dir, 'greenlet-latest.svg'), 'utf8')).toContain('hub vs gevent');
   }, 120_000);
 });
+
+describe('bench echo', () => {
+  interface EchoRowJson {
+    server: string;
+    conns: number;
+    size: number;
+    status: string;
+    rate?: number;
+    p50us?: number;
+    p99us?: number;
+    cpuUs?: number;
+    switches?: number;
+    rssMiB?: number;
+    errors?: number;
+    mismatches?: number;
+    connected?: number;
+  }
+
+  it('a tiny run loads every Node and C server with checked ping-pong and writes echo-latest.json and .svg', () => {
+    const dir = path.join(out, 'echo');
+    const servers = ['looplet', 'looplet-multi', 'poller', 'net', 'c'];
+    const r = looplet(['bench', 'echo', '--conns', '20', '--sizes', '64', '--seconds', '0.3', '--warmup', '0.1', '--servers', servers.join(','), '--workers', '2', '--no-python', '--out', dir]);
+    expect(statusOf(r)).toMatchObject({ status: 0 });
+    expect(r.stdout).toContain('looplet bench echo (full)');
+    const result = JSON.parse(fs.readFileSync(path.join(dir, 'echo-latest.json'), 'utf8'));
+    expect(result.benchmark).toBe('looplet bench echo');
+    expect(result.settings).toMatchObject({ conns: [20], sizes: [64], seconds: 0.3, warmup: 0.1, rounds: 1, servers, workers: 2 });
+    expect(result.rows.map((row: EchoRowJson) => row.server)).toEqual(servers);
+    for (const row of result.rows as EchoRowJson[]) {
+      // Every connection made, held and every byte checked by the load generator.
+      expect(row).toMatchObject({ conns: 20, size: 64, status: 'ok', errors: 0, mismatches: 0, connected: 20 });
+      expect(row.rate).toBeGreaterThan(0);
+      expect(row.p99us).toBeGreaterThanOrEqual(row.p50us!);
+      expect(row.cpuUs).toBeGreaterThan(0);
+      expect(row.rssMiB).toBeGreaterThan(0);
+      // Switches are counted by the greenlet servers only; at least one per round trip is
+      // impossible to avoid for a greenlet per connection, so a count near 0 would be a bug.
+      if (row.server.startsWith('looplet')) expect(row.switches).toBeGreaterThan(0.5);
+      else expect(row.switches).toBeUndefined();
+    }
+    // The Python server is skipped, so its targets are undecided; the 10,000-connection one too.
+    expect(result.targets.filter((t: { pass: boolean | null }) => t.pass === null).length).toBeGreaterThanOrEqual(2);
+    expect(fs.readFileSync(path.join(dir, 'echo-latest.svg'), 'utf8')).toContain('looplet StreamServer x2');
+    // Every child process is gone: the run reaped its servers and load generator.
+    const left = spawnSync('pgrep', ['-f', `${repoRoot}/(benchmarks/dist/echo-server.js|build-bench/echo/)`], { encoding: 'utf8' });
+    if (left.error === undefined) expect(left.stdout.trim()).toBe('');
+  }, 60_000);
+
+  it('targets: StreamServer against Node net and gevent, switches at 2000, 10,000 connections intact', () => {
+    const { computeEchoTargets } = createRequire(__filename)(path.join(repoRoot, 'benchmarks', 'dist', 'echo.js')) as {
+      computeEchoTargets: (rows: EchoRowJson[]) => Array<{ name: string; pass: boolean | null }>;
+    };
+    const row = (server: string, conns: number, rate: number, extra: Partial<EchoRowJson> = {}): EchoRowJson => ({ server, conns, size: 64, status: 'ok', rate, errors: 0, mismatches: 0, connected: conns, ...extra });
+    const rows = [
+      row('looplet', 50, 110_000),
+      row('net', 50, 100_000),
+      row('gevent', 50, 50_000),
+      row('looplet', 2000, 90_000, { switches: 1.1 }),
+      row('net', 2000, 100_000),
+      row('gevent', 2000, 40_000),
+      row('looplet', 10_000, 50_000, { errors: 1 }),
+    ];
+    const pass = computeEchoTargets(rows).map((t) => t.pass);
+    expect(pass).toEqual([true, true, false, true, true, false]);
+    rows[3].switches = 1.3;
+    rows[6].errors = 0;
+    expect(computeEchoTargets(rows).map((t) => t.pass)).toEqual([true, true, false, true, false, true]);
+    expect(computeEchoTargets([]).map((t) => t.pass)).toEqual([null, null, null, null, null, null]);
+  });
+
+  it('an unknown server exits 2 with the echo usage', () => {
+    const r = looplet(['bench', 'echo', '--servers', 'looplet,apache']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("unknown server 'apache'");
+    expect(r.stderr).toContain('Usage: looplet bench echo');
+  });
+});

@@ -11,6 +11,7 @@ import { HUB_SLEEPERS } from './greenlet-hub';
 import { HUB_EVENT_WAITERS, HUB_QUEUE_SIZE } from './protocol';
 import { pollerBenchCommand } from './poller';
 import { runSwitchBench } from './switch';
+import { ECHO_SERVERS, echoBenchCommand, type EchoServer } from './echo';
 
 const USAGE = `Usage: looplet <command> [options]
 
@@ -21,6 +22,8 @@ Commands:
                            the hub (sleep, spawn + join, Event, Queue, sleepers) against gevent
   bench switch [options]   coroutine switch cost at each level: lp_coro in C, boost.context,
                            python-greenlet and the JS Greenlet
+  bench echo [options]     echo servers side by side under one native load generator: looplet's
+                           StreamServer and Poller, Node net, a C epoll loop, gevent
 
 Options:
   -h, --help               show this help (also: looplet bench --help)
@@ -32,6 +35,7 @@ Benchmarks:
   poller                   Poller.select(0) cost per call against registered fds
   greenlet                 Greenlet switch, spawn + finish, RSS per suspended greenlet; the hub
   switch                   coroutine switch cost, native core to JS Greenlet
+  echo                     echo servers: round trips/s, latency, CPU and switches per round trip
 
 Run 'looplet bench <benchmark> --help' for its options.
 `;
@@ -102,6 +106,33 @@ Options:
   --no-python              skip the Python peer
   --no-churn               skip the registration churn trials
   --check                  exit with status 1 when a project target fails
+  -h, --help               show this help
+`;
+
+const echoUsage = (): string => `Usage: looplet bench echo [options]
+
+Echo servers side by side in one run, each in its own process, loaded by a native load
+generator (benchmarks/native/echo_load.c, built with cc into build-bench/echo/) that holds
+C connections doing ping-pong with S-byte messages and checks every byte: looplet's
+StreamServer (a greenlet per connection), the same in N processes sharing the port
+(reusePort), a callback server on looplet's Poller, Node's net, a C epoll loop (the floor)
+and gevent's StreamServer (where /usr/bin/python3 has gevent). Reports round trips/s,
+p50/p99 latency, server CPU and greenlet switches per round trip, server RSS, and the
+targets. Prints a table; writes <out>/echo-<timestamp>.{json,svg} and echo-latest.{json,svg}.
+
+Options:
+  --quick                  50 and 2000 connections, 64 B, 0.5 s windows (about 15 seconds)
+  --out DIR                results folder (default: ./bench-results)
+  --conns LIST             comma-separated connection counts (default: 50,2000,10000)
+  --sizes LIST             comma-separated message sizes in bytes (default: 64,1024,16384)
+  --seconds N              timed window per trial (default 2; quick 0.5)
+  --warmup N               warm-up before it (default 1; quick 0.5)
+  --rounds N               repeat the whole matrix N times, medians reported (default 1)
+  --servers LIST           a subset of ${ECHO_SERVERS.join(',')}
+  --workers N              processes of the multi-process row (default: the CPUs, at least 2)
+  --python PATH            Python for gevent (default: /usr/bin/python3 if present)
+  --no-python              skip gevent
+  --check                  exit with status 1 when a target fails
   -h, --help               show this help
 `;
 
@@ -230,6 +261,74 @@ function benchSwitch(args: string[]): number {
   return 0;
 }
 
+/** Starts the echo benchmark; its outcome lands in process.exitCode when it settles. */
+function benchEcho(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string', default: 'bench-results' },
+      conns: { type: 'string' },
+      sizes: { type: 'string' },
+      seconds: { type: 'string' },
+      warmup: { type: 'string' },
+      rounds: { type: 'string' },
+      servers: { type: 'string' },
+      workers: { type: 'string' },
+      python: { type: 'string' },
+      'no-python': { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(echoUsage());
+    return 0;
+  }
+  const positiveInt = (name: string) => (s: string): number => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} wants positive integers, got '${s}'`);
+    return n;
+  };
+  const seconds = (name: string, value: string | undefined, min: number): number | undefined => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min || n > 600) throw new UsageError(`--${name} wants a number of seconds from ${min} to 600, got '${value}'`);
+    return n;
+  };
+  const servers = parseList(values.servers, (s) => {
+    if (!(ECHO_SERVERS as readonly string[]).includes(s)) throw new UsageError(`unknown server '${s}' (one of ${ECHO_SERVERS.join(', ')})`);
+    return s as EchoServer;
+  });
+  if (values.python !== undefined && values['no-python']) throw new UsageError('--python and --no-python conflict');
+  const conns = parseList(values.conns, positiveInt('conns'));
+  const sizes = parseList(values.sizes, positiveInt('sizes'));
+  const options = {
+    quick: values.quick,
+    out: path.resolve(values.out),
+    conns: conns && [...new Set(conns)].sort((a, b) => a - b),
+    sizes: sizes && [...new Set(sizes)].sort((a, b) => a - b),
+    seconds: seconds('seconds', values.seconds, 0.1),
+    warmup: seconds('warmup', values.warmup, 0),
+    rounds: values.rounds === undefined ? undefined : positiveInt('rounds')(values.rounds),
+    servers: servers && ECHO_SERVERS.filter((s) => servers.includes(s)),
+    workers: values.workers === undefined ? undefined : positiveInt('workers')(values.workers),
+    python: values['no-python'] ? null : values.python,
+    command: ['looplet', 'bench', 'echo', ...args].join(' '),
+  };
+  echoBenchCommand(options)
+    .then((result) => {
+      if (values.check && result.targets.some((t) => t.pass === false)) process.exitCode = 1;
+    })
+    .catch((err: unknown) => {
+      process.stderr.write(`looplet bench echo: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    });
+  return 0;
+}
+
 function dispatch(argv: string[]): number {
   const [command, ...rest] = argv;
   if (command === '-h' || command === '--help') {
@@ -245,6 +344,7 @@ function dispatch(argv: string[]): number {
   if (benchmark === 'poller') return benchPoller(options);
   if (benchmark === 'greenlet') return benchGreenlet(options);
   if (benchmark === 'switch') return benchSwitch(options);
+  if (benchmark === 'echo') return benchEcho(options);
   process.stderr.write(`looplet bench: ${benchmark === undefined ? 'no benchmark given' : `unknown benchmark '${benchmark}'`}\n\n${BENCH_USAGE}`);
   return 2;
 }
@@ -256,7 +356,7 @@ export function main(argv: string[]): number {
   } catch (err) {
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (!usage) throw err;
-    const benchUsage: Record<string, () => string> = { poller: pollerUsage, greenlet: greenletUsage, switch: () => SWITCH_USAGE };
+    const benchUsage: Record<string, () => string> = { poller: pollerUsage, greenlet: greenletUsage, switch: () => SWITCH_USAGE, echo: echoUsage };
     process.stderr.write(`looplet: ${(err as Error).message}\n\n${argv[0] === 'bench' ? (Object.hasOwn(benchUsage, argv[1]) ? benchUsage[argv[1]]() : BENCH_USAGE) : USAGE}`);
     return 2;
   }
