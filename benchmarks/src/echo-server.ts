@@ -9,9 +9,12 @@
 //                 StreamServer, without greenlets
 //   net           Node's net module (createServer, 'data' -> write)
 //
-// Prints "listening <port>" once ready. Each SIGUSR2 records the greenlet
-// runtime's switch count (the load generator sends one as its timed window
-// opens and one as it closes); SIGTERM prints {"marks": [...]} and exits.
+// Prints "listening <port>" once ready. Each SIGUSR2 prints "mark <n>",
+// n the greenlet runtime's switch count (the load generator sends one as
+// its timed window opens and one as it closes; the harness waits for both
+// marks before it stops the server: a SIGUSR2 delivered to a greenlet
+// thread that the kernel has not run yet may reach the event loop after a
+// SIGTERM sent later). SIGTERM exits.
 // It also exits when its stdin ends: the harness holds the other end of
 // that pipe, so a harness that dies, however, leaves no server behind.
 import * as net from 'node:net';
@@ -101,11 +104,8 @@ async function main(): Promise<void> {
   const port = portAt >= 0 ? Number(args[portAt + 1]) : 0;
   const reusePort = args.includes('--reuse-port');
   benchAddon().nofileLimit(); // raises RLIMIT_NOFILE's soft limit to the hard one
-  const marks: number[] = [];
-  process.on('SIGUSR2', () => marks.push(impl === 'net' ? 0 : runtimeStats().switches));
-  process.on('SIGTERM', () => {
-    process.stdout.write(JSON.stringify({ marks }) + '\n', () => process.exit(0));
-  });
+  process.on('SIGUSR2', () => process.stdout.write(`mark ${impl === 'net' ? 0 : runtimeStats().switches}\n`));
+  process.on('SIGTERM', () => process.exit(0));
   process.stdin.on('end', () => process.exit(0));
   process.stdin.on('error', () => process.exit(0));
   process.stdin.resume();

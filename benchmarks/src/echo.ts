@@ -247,33 +247,38 @@ async function startServer(server: EchoServer, programs: { epoll: string }, pyth
   return { children: [started.child], port: started.port, output: [], outputs: [started.output] };
 }
 
-async function stopServer(running: Running & { outputs: Array<() => string> }): Promise<Array<{ marks?: number[] }>> {
-  const results = await Promise.all(
+/** The switch counts a greenlet server printed ("mark <n>") since it started listening. */
+function marksOf(output: () => string): number[] {
+  return [...output().matchAll(/^mark (\d+)$/gm)].map((m) => Number(m[1]));
+}
+
+/** Waits (at most timeoutMs) until every server has printed `count` marks. */
+async function awaitMarks(running: Running & { outputs: Array<() => string> }, count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (running.outputs.some((o, i) => marksOf(o).length < count && running.children[i].exitCode === null) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Stops the server's processes (SIGTERM, then SIGKILL after 10 s); resolves once all have exited. */
+async function stopServer(running: Running & { outputs: Array<() => string> }): Promise<void> {
+  await Promise.all(
     running.children.map(
-      (child, i) =>
-        new Promise<{ marks?: number[] }>((resolve) => {
-          const done = (): void => {
-            const text = running.outputs[i]().trim();
-            try {
-              resolve(text ? JSON.parse(text.split('\n').pop()!) : {});
-            } catch {
-              resolve({});
-            }
-          };
+      (child) =>
+        new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) {
-            done(); // it died during the trial: no marks
+            resolve(); // it died during the trial
             return;
           }
           const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
           child.on('close', () => {
-            clearTimeout(timer); // 'close': exited and its stdout read to the end
-            done();
+            clearTimeout(timer);
+            resolve();
           });
           child.kill('SIGTERM');
         }),
     ),
   );
-  return results;
 }
 
 interface LoadOutput {
@@ -333,10 +338,12 @@ async function trial(
     await stopServer(running);
     return { ...base, note: (err as Error).message };
   }
-  const stops = await stopServer(running);
+  if (greenlets) await awaitMarks(running, 2, 5000);
+  const marks = running.outputs.map(marksOf);
+  await stopServer(running);
   let switches: number | undefined;
   if (greenlets) {
-    const deltas = stops.map((s) => (s.marks && s.marks.length >= 2 ? s.marks[1] - s.marks[0] : NaN));
+    const deltas = marks.map((m) => (m.length >= 2 ? m[1] - m[0] : NaN));
     const total = deltas.reduce((a, b) => a + b, 0);
     if (Number.isFinite(total) && load.roundTrips > 0) switches = total / load.roundTrips;
   }
