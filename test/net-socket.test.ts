@@ -320,6 +320,62 @@ describe('data', () => {
   });
 });
 
+describe('fairness', () => {
+  it('a greenlet whose socket is always ready gives the others and the event loop a turn after 256 calls in a row', async () => {
+    await run(() => {
+      const [a, b] = socketpair();
+      a.sendAll(Buffer.alloc(64 * 1024, 7)); // 1024 recv(64) calls' worth, all there at once
+      let readsWhenOtherRan = -1;
+      let readsWhenLoopRan = -1;
+      let reads = 0;
+      spawn(() => {
+        readsWhenOtherRan = reads;
+      });
+      setImmediate(() => {
+        readsWhenLoopRan = reads;
+      });
+      for (let got = 0; got < 64 * 1024; reads++) got += b.recv(64).length;
+      expect(reads).toBe(1024);
+      // Without the budget both would have run only once all 1024 reads were done.
+      expect(readsWhenOtherRan).toBeGreaterThanOrEqual(1);
+      expect(readsWhenOtherRan).toBeLessThanOrEqual(256);
+      expect(readsWhenLoopRan).toBeGreaterThanOrEqual(1);
+      expect(readsWhenLoopRan).toBeLessThanOrEqual(256);
+      // sendAll and recvInto count too: 2 calls a round, so a job runs within 128 rounds.
+      let rounds = 0;
+      let roundsWhenOtherRan = -1;
+      spawn(() => {
+        roundsWhenOtherRan = rounds;
+      });
+      const one = Buffer.alloc(1);
+      for (; rounds < 300; rounds++) {
+        a.sendAll('x');
+        expect(b.recvInto(one)).toBe(1);
+      }
+      expect(roundsWhenOtherRan).toBeGreaterThanOrEqual(1);
+      expect(roundsWhenOtherRan).toBeLessThanOrEqual(128);
+      a.close();
+      b.close();
+    });
+  });
+
+  it('a socket in non-blocking mode (timeoutMs 0) never yields', async () => {
+    await run(() => {
+      const [a, b] = socketpair();
+      b.timeoutMs = 0;
+      a.sendAll(Buffer.alloc(32 * 1024, 1));
+      let ran = false;
+      spawn(() => {
+        ran = true;
+      });
+      for (let got = 0; got < 32 * 1024; ) got += b.recv(64).length; // 512 calls
+      expect(ran).toBe(false);
+      a.close();
+      b.close();
+    });
+  });
+});
+
 describe('timeouts (gevent test__socket_timeout.py)', () => {
   it('recv past timeoutMs throws a Timeout (ERR_LOOPLET_TIMEOUT) and the socket stays usable', async () => {
     await run(() => {

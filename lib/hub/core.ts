@@ -272,9 +272,42 @@ function resume(slot: Slot): unknown {
   return slot.wakeError ? g.throw(value) : g.switch(value);
 }
 
+// Fairness for calls that block only when they must (a socket's recv,
+// send, accept): a greenlet whose socket is always ready would otherwise
+// never give up the thread, and the other greenlets and the event loop
+// (the hub's poller, timers) would wait until it stops. Such calls count
+// themselves (readyCall) and the count starts again each time a greenlet
+// is resumed; once READY_BUDGET have completed in a row, the next one
+// first takes a turn of the event loop (fairTurn, as sleep(0) does). Under
+// ping-pong a handler parks every round trip and never reaches the budget.
+let readyCalls = 0;
+export const READY_BUDGET = 256;
+
+/** Counts a call that completed without blocking (see READY_BUDGET). */
+export function readyCall(): void {
+  readyCalls++;
+}
+
+/**
+ * Before a call that blocks only when it must: once READY_BUDGET such
+ * calls in a row did not block, lets the runnable greenlets and a turn of
+ * the event loop go first. An interrupt (a Timeout, a kill) may be thrown
+ * here, as at any blocking call; nothing has been read or written yet. On
+ * the hub it only resets the count.
+ */
+export function fairTurn(): void {
+  if (readyCalls < READY_BUDGET) return;
+  readyCalls = 0;
+  const slot = currentSlot();
+  if (slot === null) return;
+  scheduleNextTurn(slot);
+  yieldTurn(slot);
+}
+
 /** Bookkeeping for a greenlet that has just got control back. */
 export function resumed(slot: Slot): void {
   runningSlot = slot;
+  readyCalls = 0;
   slot.seq++;
   slot.queued = -1;
   slot.wakeValue = undefined;

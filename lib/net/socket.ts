@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { binding, type NativeAddress, type NativeFailure, type NativeNet } from '../binding';
 import { codedError, invalidArgType, outOfRange, systemError, type SystemError } from '../errors';
-import { assertCanBlock } from '../hub/core';
+import { assertCanBlock, fairTurn, readyCall } from '../hub/core';
 import { IO_READ, IO_WRITE, ioRegister, ioUnregister, ioWait, type IoEntry } from '../hub/io';
 import { Timeout, checkMs, sleep, wait } from '../hub/timeout';
 
@@ -279,14 +279,16 @@ export class Socket {
 
   /** Waits for a connection; returns it with the peer's address. */
   accept(): [Socket, SocketAddress] {
+    this.#fairTurn();
     const fd = this.#open('accept');
     const native = sys();
     for (;;) {
       const conn = native.accept(fd);
       if (conn >= 0) {
         const accepted = adopt(native, conn);
-        if (accepted !== null) return accepted;
-        continue;
+        if (accepted === null) continue;
+        readyCall();
+        return accepted;
       }
       if (conn === EAGAIN) this.#wait(IO_READ, 'accept', this.#timeoutMs);
       else if (!ACCEPT_SKIP.has(conn)) throw systemError(conn, 'accept', fd);
@@ -299,11 +301,15 @@ export class Socket {
    */
   recv(maxBytes: number = DEFAULT_RECV): Buffer {
     if (maxBytes !== DEFAULT_RECV) checkInteger('maxBytes', maxBytes, 0, MAX_RECV);
+    this.#fairTurn();
     const fd = this.#open('recv');
     if (maxBytes === 0) return Buffer.alloc(0);
     for (;;) {
       const data = recvOnce(fd, maxBytes);
-      if (data !== null) return data;
+      if (data !== null) {
+        readyCall();
+        return data;
+      }
       this.#wait(IO_READ, 'recv', this.#timeoutMs);
     }
   }
@@ -317,12 +323,16 @@ export class Socket {
     const bytes = buffer instanceof Uint8Array ? buffer : new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     checkInteger('offset', offset, 0, bytes.length);
     const count = length === undefined ? bytes.length - offset : checkInteger('length', length, 0, bytes.length - offset);
+    this.#fairTurn();
     const fd = this.#open('recv');
     if (count === 0) return 0;
     const native = sys();
     for (;;) {
       const n = native.recv(fd, bytes, offset, count);
-      if (n >= 0) return n;
+      if (n >= 0) {
+        readyCall();
+        return n;
+      }
       if (n !== EAGAIN) throw systemError(n, 'recv', fd);
       this.#wait(IO_READ, 'recv', this.#timeoutMs);
     }
@@ -331,12 +341,16 @@ export class Socket {
   /** Sends what the socket takes of data at once (waiting until it takes some); returns the count. */
   send(data: Uint8Array | ArrayBufferView | string): number {
     const bytes = toBytes(data);
+    this.#fairTurn();
     const fd = this.#open('send');
     if (bytes.length === 0) return 0;
     const native = sys();
     for (;;) {
       const n = native.send(fd, bytes, 0, bytes.length);
-      if (n >= 0) return n;
+      if (n >= 0) {
+        readyCall();
+        return n;
+      }
       if (n !== EAGAIN) throw systemError(n, 'send', fd);
       this.#wait(IO_WRITE, 'send', this.#timeoutMs);
     }
@@ -349,6 +363,7 @@ export class Socket {
    */
   sendAll(data: Uint8Array | ArrayBufferView | string): void {
     const bytes = toBytes(data);
+    this.#fairTurn();
     const fd = this.#open('send');
     const native = sys();
     let offset = 0;
@@ -367,6 +382,7 @@ export class Socket {
       }
       this.#wait(IO_WRITE, 'send', limit);
     }
+    readyCall();
   }
 
   /** Shuts down one or both directions ('read', 'write', 'both'). */
@@ -405,6 +421,15 @@ export class Socket {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /**
+   * A call that may block first gives the others a turn when a run of calls
+   * that did not block has used up the budget (see fairTurn); not in
+   * non-blocking mode (timeoutMs 0), where a call never waits.
+   */
+  #fairTurn(): void {
+    if (this.#timeoutMs !== 0) fairTurn();
   }
 
   #open(syscall: string): number {
