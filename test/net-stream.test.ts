@@ -242,11 +242,15 @@ describe.skipIf(credentials === null)('TLS: a greenlet-per-connection echo over 
     const server = tlsEchoServer();
     try {
       const port = portOf(server.address);
+      // The client context (its CA) is made here, on the hub's thread: Node 24 aborted
+      // (CleanupQueue::Add, from SecureContext::SetCACert) when tls.connect({ ca }) made one
+      // in each greenlet, each on its own OS thread (docs/net.md).
+      const secureContext = tls.createSecureContext({ ca: credentials!.cert });
       await run(() => {
         const jobs = Array.from({ length: 20 }, (_, c) =>
           spawn(() => {
             const raw = connect({ host: '127.0.0.1', port });
-            const conn = new DuplexSocket(tls.connect({ socket: makeStream(raw) as net.Socket, ca: credentials!.cert, servername: 'localhost' }));
+            const conn = new DuplexSocket(tls.connect({ socket: makeStream(raw) as net.Socket, secureContext, servername: 'localhost' }));
             try {
               const reader = new BufferedReader(conn);
               for (let i = 0; i < 20; i++) {
