@@ -9,6 +9,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const entries = ['index', 'poller', 'greenlet', 'hub'];
 mkdirSync(join(root, 'dist/esm'), { recursive: true });
+entries.push('pool'); // looplet/pool
 for (const entry of entries) {
   const names = Object.keys(require(join(root, 'dist/cjs', `${entry}.js`))).filter((n) => n !== 'default' && n !== '__esModule');
   const body = [

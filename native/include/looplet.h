@@ -407,6 +407,9 @@ LP_EXTERN int lp_pool_complete(lp_pool_t *pool, int max);
 /* An fd that is readable while completions wait for lp_pool_complete (it
  * names the same open file for the pool's whole life). */
 LP_EXTERN int lp_pool_fileno(const lp_pool_t *pool);
+/* How many completions wait for lp_pool_complete, read without a lock: a
+ * hint for an owner that spins briefly before it blocks on the fd. */
+LP_EXTERN unsigned lp_pool_ready(const lp_pool_t *pool);
 /* Waits up to timeout_ms for completions to collect: 1 when some wait, 0 on
  * timeout. For owners without a loop. */
 LP_EXTERN int lp_pool_wait(lp_pool_t *pool, int timeout_ms);

@@ -337,12 +337,15 @@ static void one_wakeup_per_batch(lp_backend_t b) {
     lp_pool_stats(pool, &st);
   } while (st.pending < N && lpt_now_ms() < deadline);
   CHECK_EQ(st.pending, N);
+  CHECK_EQ(lp_pool_ready(pool), N);
   CHECK_EQ(st.wakeups, 1);
   CHECK_EQ(poll(&pfd, 1, 0), 1);
   /* A partial collection leaves the fd readable. */
   CHECK_EQ(lp_pool_complete(pool, 30), 30);
   CHECK_EQ(poll(&pfd, 1, 0), 1);
+  CHECK_EQ(lp_pool_ready(pool), N - 30);
   CHECK_EQ(lp_pool_complete(pool, 0), N - 30);
+  CHECK_EQ(lp_pool_ready(pool), 0);
   CHECK_EQ(poll(&pfd, 1, 0), 0);
   CHECK_EQ(lp_pool_wait(pool, 20), 0);
   CHECK_EQ(lp_pool_complete(pool, 0), 0);

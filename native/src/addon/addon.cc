@@ -1,6 +1,7 @@
 #include "addon.h"
 
 #include "looplet.h"
+#include "pool.h"
 
 LoopletAddon::LoopletAddon(Napi::Env env, Napi::Object exports) {
   Napi::Function poller = InitPollerClass(env, this);
@@ -17,6 +18,7 @@ LoopletAddon::LoopletAddon(Napi::Env env, Napi::Object exports) {
                                          Napi::String::New(env, lp_backend_name(LP_BACKEND_DEFAULT)),
                                          napi_enumerable),
                            InstanceValue("sys", InitSys(env), napi_enumerable),
+                           InstanceValue("pool", InitPool(env), napi_enumerable),
                            InstanceValue("version", Napi::Number::New(env, lp_version()), napi_enumerable),
                        });
 }
