@@ -309,6 +309,17 @@ describe('shutdown', () => {
     expect(await f).toBe(50);
   });
 
+  it('a worker kept alive by what a task left behind is ended after terminateTimeoutMs', async () => {
+    // startTicking leaves a referenced setInterval on the worker: its loop
+    // would never end on its own, so only the terminate timeout closes it.
+    const pool = new ThreadPool({ maxThreads: 1, terminateTimeoutMs: 100 });
+    expect(await pool.submit(task('startTicking'))).toBe(true);
+    const t0 = performance.now();
+    await pool.shutdown();
+    expect(performance.now() - t0).toBeLessThan(4000);
+    expect(pool.stats().threads).toBe(0);
+  });
+
   it('Symbol.asyncDispose shuts down', async () => {
     let f: Future | undefined;
     {
