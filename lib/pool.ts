@@ -22,7 +22,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { binding, packageRoot, type JsTaskQueueHandle, type NativeTaskPoolHandle } from './binding';
 import { codedError, describe, invalidArgType, outOfRange, systemError } from './errors';
 import { checkMs } from './hub/timeout';
-import { decode, decodeThrown, encode } from './pool/codec';
+import { decode, decodeThrown, encodeArgs } from './pool/codec';
 import { queueFullError, shutdownError, workerExited } from './pool/errors';
 import { Future, KIND_HELD, KIND_JS, KIND_NATIVE, futureInternals, inGreenlet, type FutureOwner } from './pool/future';
 import { mapRun } from './pool/map';
@@ -453,7 +453,7 @@ export class ThreadPool {
 
   #submitJs(task: Exclude<Task, NativeTask>, args: unknown[], transfer: readonly ArrayBuffer[] | undefined): Future {
     const taskId = this.#taskId(task);
-    const bytes = args.length === 0 ? undefined : encode(args, transfer);
+    const bytes = args.length === 0 ? undefined : encodeArgs(args, transfer);
     const q = this.#jsQueue();
     const future = futureNew<unknown>(this.#owner);
     if (this.#jsHeld.length > 0) {
@@ -615,11 +615,12 @@ export class ThreadPool {
         this.#jsFutures[token] = undefined;
         this.#jsFree.push(token);
         this.#sample(h[o + 4], h[o + 5]);
-        const bytes = length === 0 ? null : offset >= 0 ? this.#jsData.subarray(offset, offset + length) : q.result(token);
         let failed = status !== 0;
         let value: unknown;
         try {
-          value = bytes === null ? undefined : failed ? decodeThrown(bytes) : decode(bytes);
+          if (length === 0) value = undefined;
+          else if (failed) value = decodeThrown(offset >= 0 ? this.#jsData.subarray(offset, offset + length) : q.result(token));
+          else value = offset >= 0 ? decode(this.#jsData, offset, length) : decode(q.result(token));
         } catch (err) {
           failed = true;
           value = err;

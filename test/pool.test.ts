@@ -89,6 +89,24 @@ describe('results', () => {
     expect(stats.running).toBe(0);
   });
 
+  it('primitives, short and long strings, and argument lists of any length cross intact', async () => {
+    // Covers both encodings: the fast one (numbers, booleans, null,
+    // undefined, ASCII strings up to 64 chars, up to 32 arguments) and V8's.
+    const pool = makePool();
+    const values: unknown[] = [0, -0, NaN, -Infinity, 1.5, 2 ** 53 + 2, -(2 ** 31), true, false, null, undefined, '', 'ascii', 'x'.repeat(64), 'y'.repeat(65), 'é ☃ \u0000', 10n, { a: [1] }, [1, 'two']];
+    for (const v of values) {
+      const back = await pool.submit(task('identity'), v);
+      if (typeof v === 'object' && v !== null) expect(back).toEqual(v);
+      else expect(Object.is(back, v)).toBe(true);
+    }
+    // The argument list as the task sees it, returned as an array (V8's encoding back).
+    const echo = (...a: unknown[]) => [a.length, ...a];
+    expect(await pool.submit(echo, 1, 'b', null, undefined, false, -0)).toEqual([6, 1, 'b', null, undefined, false, -0]);
+    const many = Array.from({ length: 40 }, (_, i) => i);
+    expect(await pool.submit(echo, ...many)).toEqual([40, ...many]);
+    expect(await pool.submit(echo, 1, { x: 1 }, 'é')).toEqual([3, 1, { x: 1 }, 'é']);
+  });
+
   it('large arguments and results cross intact', async () => {
     const pool = makePool();
     const big = Buffer.alloc(1 << 20, 7);
