@@ -107,11 +107,14 @@ describe('pools in worker threads', () => {
        })();`,
       { eval: true },
     );
+    // Listening for 'exit' from the start: a worker that ends right after its
+    // message gets both events in one go, before an await could add a listener.
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
     const message = await withTimeout(new Promise((resolve) => worker.once('message', resolve)), 15_000, 'the worker');
     // FNV-1a 64 of the one byte 'x'.
     const hash = ((0xcbf29ce484222325n ^ 0x78n) * 0x100000001b3n) & 0xffffffffffffffffn;
     expect(message).toEqual({ js: 42, hash: String(hash), nested: false });
-    expect(await new Promise((resolve) => worker.once('exit', resolve))).toBe(0);
+    expect(await withTimeout(exited, 15_000, 'the worker to exit')).toBe(0);
   });
 
   it('a worker thread that exits with its pool busy takes nothing down', async () => {
