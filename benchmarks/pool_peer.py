@@ -14,7 +14,7 @@ way the Node trials are:
                 one as each completes: tasks/s and the main thread's CPU time
                 (time.thread_time) per completed task
     speedup     `tasks` CPU-bound tasks on `threads` threads, all at once:
-                wall ms. The task is hashlib.sha256 over `bytes` bytes, which
+                wall ms, the best of 3 runs after a warm-up run. The task is hashlib.sha256 over `bytes` bytes, which
                 releases the GIL (the FNV loop the Node trials run would hold
                 it, and Python threads would not run it in parallel at all)
 
@@ -110,9 +110,12 @@ def tpe_trial(trial):
             data = bytes(trial['bytes'])
             run = lambda: [f.result() for f in [ex.submit(hashlib.sha256, data) for _ in range(trial['tasks'])]]
             run()
-            t0 = time.perf_counter()
-            run()
-            return {'ms': (time.perf_counter() - t0) * 1000}
+            best = float('inf')
+            for _ in range(3):
+                t0 = time.perf_counter()
+                run()
+                best = min(best, time.perf_counter() - t0)
+            return {'ms': best * 1000}
         raise ValueError('unknown trial kind %r' % kind)
     finally:
         ex.shutdown(wait=True)
@@ -164,9 +167,12 @@ def gevent_trial(trial):
             data = bytes(trial['bytes'])
             run = lambda: [r.get() for r in [pool.spawn(hashlib.sha256, data) for _ in range(trial['tasks'])]]
             run()
-            t0 = time.perf_counter()
-            run()
-            return {'ms': (time.perf_counter() - t0) * 1000}
+            best = float('inf')
+            for _ in range(3):
+                t0 = time.perf_counter()
+                run()
+                best = min(best, time.perf_counter() - t0)
+            return {'ms': best * 1000}
         raise ValueError('unknown trial kind %r' % kind)
     finally:
         pool.kill()

@@ -288,9 +288,14 @@ async function speedup(trial: Extract<PoolTrial, { kind: 'speedup' }>): Promise<
   const pool = makePool(trial.impl, trial.threads);
   const once = () => Promise.all(Array.from({ length: trial.tasks }, () => pool.submit('fnv', trial.bytes)));
   await once(); // warm: every thread started, the JIT done
-  const t0 = performance.now();
-  await once();
-  const ms = performance.now() - t0;
+  // The best of 3: on a shared machine, a run that another process slowed
+  // says nothing about the pool.
+  let ms = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await once();
+    ms = Math.min(ms, performance.now() - t0);
+  }
   await pool.close();
   return { ms };
 }
