@@ -69,6 +69,9 @@ export interface PoolBenchResult {
   threads: number;
   serial: Array<Row<SerialOutcome> & { spinUs: number }>;
   throughput: Array<Row<ThroughputOutcome> & { task: TaskName; inflight: number }>;
+  /** 64 in flight on spareThreads (the CPUs less one): the event loop keeps a CPU. */
+  spare: Array<Row<ThroughputOutcome> & { task: TaskName; inflight: number }>;
+  spareThreads: number;
   /** With 1 pool thread and with `threads`. */
   batched: Array<Row<BatchedOutcome> & { batch: number; threads: number }>;
   speedup: Array<Row<SpeedupOutcome> & { threads: number; tasks: number; bytes: number; speedup?: number }>;
@@ -172,6 +175,18 @@ export function runPoolBench(opts: PoolBenchOptions): PoolBenchResult {
     }
   }
 
+  // The same saturation with one CPU left to the event loop: N - 1 threads.
+  const spare: PoolBenchResult['spare'] = [];
+  const spareThreads = Math.max(1, cpus - 1);
+  log(`saturated with ${spareThreads} thread(s):`);
+  for (const task of TASKS) {
+    for (const impl of ['looplet', 'looplet-native', 'piscina'] as const) {
+      log(` ${impl}/${task}`);
+      spare.push({ task, inflight: 64, ...runner.run<ThroughputOutcome>(impl, { kind: 'throughput', threads: spareThreads, task, inflight: 64, ms, warmupMs }) });
+    }
+  }
+  log('\n');
+
   // Batched native no-ops.
   const batch = 1024;
   log('batched native no-ops\n');
@@ -192,7 +207,7 @@ export function runPoolBench(opts: PoolBenchOptions): PoolBenchResult {
   }
   log('\n');
 
-  for (const row of [...serial, ...throughput, ...batched, ...speedup]) {
+  for (const row of [...serial, ...throughput, ...spare, ...batched, ...speedup]) {
     if (row.status === 'error') notes.push(`${LABELS[row.impl]}: a trial failed: ${row.error}`);
   }
   const skipped = new Set([...serial, ...throughput, ...speedup].filter((r) => r.status === 'skipped').map((r) => `${LABELS[r.impl]}: ${r.error}`));
@@ -207,6 +222,8 @@ export function runPoolBench(opts: PoolBenchOptions): PoolBenchResult {
     threads,
     serial,
     throughput,
+    spare,
+    spareThreads,
     batched,
     speedup,
     targets: [],
@@ -234,6 +251,9 @@ export function poolTargets(r: PoolBenchResult): Target[] {
   const spinNote = (o: SerialOutcome | undefined) => (o ? `; with spinUs ${SPIN_US}: ${fmt(o.p50)} us` : '');
   const saturated = r.throughput.filter((x) => (x.impl === 'looplet' || x.impl === 'looplet-native') && x.inflight === 64 && x.out);
   const worst = saturated.reduce<(typeof saturated)[number] | undefined>((w, x) => (w === undefined || x.out!.eldP99Ms > w.out!.eldP99Ms ? x : w), undefined);
+  const spareRows = r.spare.filter((x) => (x.impl === 'looplet' || x.impl === 'looplet-native') && x.out);
+  const spareWorst = spareRows.reduce((w, x) => Math.max(w, x.out!.eldP99Ms), 0);
+  const spareNote = spareRows.length > 0 ? `; with ${r.spareThreads} pool thread${r.spareThreads === 1 ? '' : 's'} (a CPU left to the loop): worst ${fmt(spareWorst)} ms` : '';
   const target = (name: string, pass: boolean | undefined, detail: string): Target => ({ name, pass: pass ?? null, detail });
   return [
     target('JS-task serial round trip p50 <= 15 us', js && js.p50 <= 15, js ? `${fmt(js.p50)} us (default options)${spinNote(jsSpin)}` : 'no result'),
@@ -244,7 +264,7 @@ export function poolTargets(r: PoolBenchResult): Target[] {
     target(
       'event-loop delay p99 while saturated <= 1 ms',
       saturated.length > 0 ? saturated.every((x) => x.out!.eldP99Ms <= 1) : undefined,
-      worst ? `worst: ${fmt(worst.out!.eldP99Ms)} ms (${LABELS[worst.impl]}, ${TASK_LABELS[worst.task]}, 64 in flight)` : 'no result',
+      worst ? `worst with ${r.threads} pool threads: ${fmt(worst.out!.eldP99Ms)} ms (${LABELS[worst.impl]}, ${TASK_LABELS[worst.task]}, 64 in flight)${spareNote}` : 'no result',
     ),
   ];
 }
@@ -280,6 +300,19 @@ export function poolTextReport(r: PoolBenchResult): string {
     }),
     1,
   );
+  const spareTable = table(
+    ['implementation', ...TASKS.map((task) => `tasks/s ${TASK_LABELS[task]}`), ...TASKS.map((task) => `CPU us/task ${TASK_LABELS[task]}`), ...TASKS.map((task) => `ELD p99 ms ${TASK_LABELS[task]}`)],
+    [...new Set(r.spare.map((x) => x.impl))].map((impl) => {
+      const at = (task: TaskName) => r.spare.find((x) => x.impl === impl && x.task === task);
+      return [
+        LABELS[impl],
+        ...TASKS.map((task) => cell(at(task), (o) => rate(o.tasksPerSec))),
+        ...TASKS.map((task) => cell(at(task), (o) => fmt(o.mainCpuUs))),
+        ...TASKS.map((task) => cell(at(task), (o) => fmt(o.eldP99Ms))),
+      ];
+    }),
+    1,
+  );
   const counts = [...new Set(r.speedup.map((x) => x.threads))];
   const impls = [...new Set(r.speedup.map((x) => x.impl))];
   const speed = table(
@@ -307,6 +340,10 @@ export function poolTextReport(r: PoolBenchResult): string {
     '  run on the pool threads) and the event loop delay p99 (monitorEventLoopDelay, 1 ms resolution, less that 1 ms; n/a for Python)',
     '',
     main,
+    '',
+    `The same with ${r.spareThreads} pool thread${r.spareThreads === 1 ? '' : 's'} (the CPUs less one, left to the event loop), 64 in flight`,
+    '',
+    spareTable,
     '',
     `Batched native no-ops: ${r.batched[0]?.batch} submitted at once from one loop, the next batch when all are done`,
     ...r.batched.map((b) => `  ${b.threads} pool thread${b.threads === 1 ? ': ' : 's:'} ${cell(b, (o) => `${rate(o.tasksPerSec)} tasks/s, main thread ${fmt(o.mainCpuUs)} us CPU per task`)}`),
