@@ -199,6 +199,13 @@ export class ThreadPool {
   #starting = 0;
   #taskIds = new Map<string, number>();
   #fnIds = new WeakMap<Function, number>();
+  // A submit with a descriptor or a name seen before skips resolving the
+  // path and building the key (a few µs of a small task's cost): by the
+  // descriptor object, as long as its filename (a string) and name are the
+  // ones it had (absolute paths only: a relative one follows the current
+  // directory); by the name for the pool's own filename.
+  #specIds = new WeakMap<object, { filename: string; name: string | undefined; id: number }>();
+  #nameIds = new Map<string, number>();
   #nextTaskId = 1;
   #shutdown = false;
   #closing = false;
@@ -402,11 +409,15 @@ export class ThreadPool {
     }
     let spec: TaskSpec;
     if (typeof task === 'string') {
+      const known = this.#nameIds.get(task);
+      if (known !== undefined) return known;
       if (this.#filename === undefined) {
         throw codedError(TypeError, 'ERR_INVALID_ARG_VALUE', `A task given by name ("${task}") needs the pool's filename option`);
       }
       spec = { filename: this.#filename, name: task };
     } else if (typeof task === 'object' && task !== null && 'filename' in task) {
+      const hit = this.#specIds.get(task);
+      if (hit !== undefined && hit.filename === task.filename && hit.name === task.name) return hit.id;
       spec = task;
     } else {
       throw invalidArgType('task', 'a function, a native task, { filename, name } or an export name', task);
@@ -415,10 +426,14 @@ export class ThreadPool {
     if (typeof name !== 'string') throw invalidArgType('task.name', 'of type string', name);
     const file = toPath('task.filename', spec.filename);
     const key = `mod:${file}\0${name}`;
-    const known = this.#taskIds.get(key);
-    if (known !== undefined) return known;
-    if (!fs.existsSync(file)) throw codedError(Error, 'ERR_LOOPLET_POOL_TASK_NOT_FOUND', `Cannot find the task module ${file}`);
-    return this.#define(key, TASK_MODULE, file, name);
+    let id = this.#taskIds.get(key);
+    if (id === undefined) {
+      if (!fs.existsSync(file)) throw codedError(Error, 'ERR_LOOPLET_POOL_TASK_NOT_FOUND', `Cannot find the task module ${file}`);
+      id = this.#define(key, TASK_MODULE, file, name);
+    }
+    if (typeof task === 'string') this.#nameIds.set(task, id);
+    else if (typeof spec.filename === 'string' && path.isAbsolute(spec.filename)) this.#specIds.set(spec, { filename: spec.filename, name: spec.name, id });
+    return id;
   }
 
   #define(key: string, kind: number, a: string, b: string): number {

@@ -53,6 +53,20 @@ describe('results', () => {
     expect(await pool.submit({ filename: pathToFileURL(esm).href, name: 'square' }, 3)).toBe(9);
   });
 
+  it('a descriptor reused and then changed runs the export it names now', async () => {
+    const pool = makePool();
+    const spec: { filename: string; name?: string } = { filename: cjs, name: 'add' };
+    expect(await pool.submit(spec, 1, 2)).toBe(3);
+    expect(await pool.submit(spec, 3, 4)).toBe(7);
+    spec.name = 'identity';
+    expect(await pool.submit(spec, 'same object')).toBe('same object');
+    spec.filename = path.join(fixtures, 'tasks.mjs');
+    spec.name = 'square';
+    expect(await pool.submit(spec, 5)).toBe(25);
+    delete spec.name; // the default export
+    expect(await pool.submit(spec, 5)).toBe(10);
+  });
+
   it('keeps results apart under concurrency: every future gets its own task value', async () => {
     const pool = makePool({ maxThreads: 3 });
     const futures = Array.from({ length: 2000 }, (_, i) => pool.submit((x: number) => x * 3 + 1, i));
