@@ -402,10 +402,22 @@ describe('map and asCompleted', () => {
   });
 
   it('map({ ordered: false }) yields every result in completion order', async () => {
-    const pool = makePool({ maxThreads: 2 });
+    // Both workers up first (a worker that starts late on a loaded machine
+    // would run 10 and 20 after 800 on the same thread), then a long task
+    // on one while the short ones pass it on the other.
+    const pool = makePool({ minThreads: 2, maxThreads: 2 });
+    const blockThenThreadId = (ms: number) => {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+      return require('node:worker_threads').threadId as number;
+    };
+    for (let tries = 0; ; tries++) {
+      const [a, b] = await Promise.all([pool.submit(blockThenThreadId, 30), pool.submit(blockThenThreadId, 30)]);
+      if (a !== b) break;
+      if (tries === 200) throw new Error('the second worker never took a task');
+    }
     const out: number[] = [];
-    for await (const v of pool.map(task('block'), [200, 10, 20], { ordered: false })) out.push(v as number);
-    expect(out).toEqual([10, 20, 200]);
+    for await (const v of pool.map(task('block'), [800, 10, 20], { ordered: false })) out.push(v as number);
+    expect(out).toEqual([10, 20, 800]);
   });
 
   it('map() throws the first failure where its result would be and cancels the rest', async () => {
