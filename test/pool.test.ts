@@ -24,6 +24,19 @@ afterAll(async () => {
   await Promise.all(pools.map((p) => p.shutdown({ cancelPending: true })));
 });
 
+/** Returns once two of the pool's workers have each taken a task at the same time. */
+async function twoWorkersUp(pool: ThreadPool): Promise<void> {
+  const blockThenThreadId = (ms: number) => {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    return require('node:worker_threads').threadId as number;
+  };
+  for (let tries = 0; ; tries++) {
+    const [a, b] = await Promise.all([pool.submit(blockThenThreadId, 30), pool.submit(blockThenThreadId, 30)]);
+    if (a !== b) return;
+    if (tries === 200) throw new Error('the second worker never took a task');
+  }
+}
+
 async function rejection(promise: PromiseLike<unknown>): Promise<Error & { code?: string; [k: string]: unknown }> {
   try {
     await promise;
@@ -406,15 +419,7 @@ describe('map and asCompleted', () => {
     // would run 10 and 20 after 800 on the same thread), then a long task
     // on one while the short ones pass it on the other.
     const pool = makePool({ minThreads: 2, maxThreads: 2 });
-    const blockThenThreadId = (ms: number) => {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-      return require('node:worker_threads').threadId as number;
-    };
-    for (let tries = 0; ; tries++) {
-      const [a, b] = await Promise.all([pool.submit(blockThenThreadId, 30), pool.submit(blockThenThreadId, 30)]);
-      if (a !== b) break;
-      if (tries === 200) throw new Error('the second worker never took a task');
-    }
+    await twoWorkersUp(pool);
     const out: number[] = [];
     for await (const v of pool.map(task('block'), [800, 10, 20], { ordered: false })) out.push(v as number);
     expect(out).toEqual([10, 20, 800]);
@@ -438,10 +443,11 @@ describe('map and asCompleted', () => {
   });
 
   it('asCompleted() yields futures as they finish, done ones first', async () => {
-    const pool = makePool({ maxThreads: 3 });
+    const pool = makePool({ minThreads: 2, maxThreads: 3 });
+    await twoWorkersUp(pool); // a second worker starting late would finish fast after slow
     const done = pool.submit(task('add'), 0, 0);
     await done;
-    const slow = pool.submit(task('block'), 150);
+    const slow = pool.submit(task('block'), 500);
     const fast = pool.submit(task('block'), 10);
     const order: Future[] = [];
     for await (const f of asCompleted([slow, fast, done])) order.push(f);
