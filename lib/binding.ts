@@ -92,6 +92,84 @@ export interface NativeNet {
   shutdownModes: { read: number; write: number; both: number };
 }
 
+/** Native tasks on a core lp_pool_t (native/src/addon/pool_native.cc). */
+export interface NativeTaskPoolHandle {
+  /**
+   * completions: records of [token, status, result low 32 bits, high 32 bits, wait ns, run ns];
+   * args: where submit() reads its numbers, [n0, n1, n2, offset, length] (see pool_native.cc).
+   */
+  setBuffer(completions: Float64Array, args: Float64Array): void;
+  /** 0 or -errno (-EAGAIN: queue full, -ESHUTDOWN). */
+  submit(token: number, kind: number, view?: ArrayBufferView): number;
+  /** 0: withdrawn (its completion reports -ECANCELED); -EBUSY: running; -ENOENT. */
+  cancel(token: number): number;
+  /** Whether the token's task has started on a thread. */
+  running(token: number): boolean;
+  /** Refuses new tasks; returns how many queued ones were cancelled (when asked). */
+  shutdown(cancelPending: boolean): number;
+  stats(): { submitted: number; completed: number; failed: number; cancelled: number; wakeups: number; queued: number; running: number; threads: number; idleThreads: number };
+  ref(refed: boolean): void;
+  /** Frees the pool: queued tasks are dropped, blocking ones end, the rest are waited for. */
+  close(): void;
+}
+
+/** The owner's side of a JS task queue in process-global memory (native/src/addon/pool_js.cc). */
+export interface JsTaskQueueHandle {
+  id(): number;
+  /** header: records of [token, status, offset, length, wait ns, run ns]; data: the results' bytes. */
+  setBuffers(header: Float64Array, data: Uint8Array): void;
+  defineTask(taskId: number, kind: number, a: string, b: string): void;
+  /** 2 * queued + (1 when an idle worker was woken), or -EAGAIN / -ESHUTDOWN. */
+  push(token: number, taskId: number, args: Uint8Array | undefined): number;
+  /** 0: withdrawn; -EBUSY: running (its worker is told); -ENOENT. */
+  cancel(token: number): number;
+  /** 0 queued, 1 running, 2 neither. */
+  state(token: number): number;
+  /** Completions written to the buffers; their count. */
+  drain(): number;
+  /** A result too large for the data buffer (drain() gave offset -1). */
+  result(token: number): Buffer;
+  /** The token the worker was running (>= 0), -1 none, -2 it had retired, -3 it never attached. */
+  workerGone(workerId: number): number;
+  stop(): void;
+  stats(): { queued: number; running: number; workers: number; idle: number; wakeups: number };
+  ref(refed: boolean): void;
+  close(): void;
+}
+
+/** A worker thread's side of a JS task queue. */
+export interface JsTaskWorkerHandle {
+  attached(): boolean;
+  /** header: [token, task id, args length, args inline (1) or to fetch (0)]. */
+  setBuffers(header: Float64Array, data: Uint8Array): void;
+  /** 1: a task is in the buffers; 0: none (this worker is idle now); -1: leave. */
+  take(): number;
+  args(token: number): Buffer;
+  /** Completes the task (status 0 value, 1 error) and takes the next (as take()); retire: leave instead. */
+  complete(token: number, status: number, result: Uint8Array | undefined, retire?: boolean): number;
+  cancelled(token: number): boolean;
+  task(taskId: number): [kind: number, a: string, b: string] | undefined;
+  retire(minWorkers: number): boolean;
+  detach(): void;
+}
+
+export interface NativePoolBinding {
+  NativeTaskPool: new (
+    minThreads: number,
+    maxThreads: number,
+    maxQueue: number,
+    idleTimeoutMs: number,
+    spinUs: number,
+    stackSize: number,
+    onComplete: (count: number) => void,
+  ) => NativeTaskPoolHandle;
+  /** spinUs > 0: the owner's loop spins that long for a completion before it blocks. */
+  JsTaskQueue: new (maxQueue: number, onComplete: () => void, spinUs: number) => JsTaskQueueHandle;
+  /** spinUs: how long take() spins for a push before the worker goes idle. */
+  JsTaskWorker: new (poolId: number, workerId: number, onWake: () => void, spinUs: number) => JsTaskWorkerHandle;
+  kinds: { noop: number; sleep: number; waitFd: number; pread: number; pwrite: number; hash: number };
+}
+
 export interface NativeBinding {
   NativePoller: new (backendId: number) => NativePollerHandle;
   /** Backend name -> id, for the backends this build and platform have. */
@@ -99,6 +177,7 @@ export interface NativeBinding {
   defaultBackend: string;
   sys: NativeSys;
   net: NativeNet;
+  pool: NativePoolBinding;
   version: number;
 }
 

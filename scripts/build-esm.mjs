@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const entries = ['index', 'poller', 'greenlet', 'hub', 'net'];
+const entries = ['index', 'poller', 'greenlet', 'hub', 'net', 'pool'];
 mkdirSync(join(root, 'dist/esm'), { recursive: true });
 for (const entry of entries) {
   const names = Object.keys(require(join(root, 'dist/cjs', `${entry}.js`))).filter((n) => n !== 'default' && n !== '__esModule');

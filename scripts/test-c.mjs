@@ -13,7 +13,11 @@
 //   5. aarch64        scripts/test-aarch64.sh: cross build, ctest under
 //                     qemu-aarch64; when CI is set, skipped (with the reason)
 //                     when the cross tools are missing
-//   6. build-c-fuzz/  the libFuzzer target native/fuzz/fuzz_core.cc (clang-14,
+//   6. build-c-tsan/  the thread pool's test (native/test/test_pool.c) built
+//                     with clang-14 -fsanitize=thread (-DLOOPLET_TSAN=ON) and
+//                     run; when LOOPLET_SANITIZE=1 or CI is set, skipped (with
+//                     the reason) when clang-14 cannot link a TSan program
+//   7. build-c-fuzz/  the libFuzzer target native/fuzz/fuzz_core.cc (clang-14,
 //                     -fsanitize=fuzzer,address,undefined, -DLOOPLET_FUZZ=ON),
 //                     run for LOOPLET_FUZZ_SECONDS (default 45) from the seed
 //                     corpus native/fuzz/corpus (new inputs go to
@@ -180,6 +184,49 @@ function libFuzzerMissing() {
   }
 }
 
+// clang-14 can build and run a ThreadSanitizer program here (the runtime
+// comes with libclang-rt-14-dev; some kernels' mmap layouts defeat it).
+function tsanMissing() {
+  if (!onPath('clang-14')) return 'clang-14 not found';
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'looplet-tsan-probe-'));
+  try {
+    const src = path.join(dir, 'probe.c');
+    writeFileSync(src, 'int main(void) { return 0; }\n');
+    const exe = path.join(dir, 'probe');
+    const built = spawnSync('clang-14', ['-fsanitize=thread', src, '-o', exe], { stdio: 'ignore' });
+    if (built.status !== 0) return 'clang-14 cannot link -fsanitize=thread (libclang-rt-14-dev missing?)';
+    const ran = spawnSync(exe, [], { encoding: 'utf8' });
+    return ran.status === 0 ? '' : `a TSan program does not run here: ${(ran.stderr || '').trim().split('\n')[0]}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// The thread pool under ThreadSanitizer. Only test_pool: the other tests
+// switch stacks under TSan's feet.
+function tsanStep() {
+  const name = 'tsan: test_pool';
+  const missing = tsanMissing();
+  if (missing) {
+    console.log(`\n== ${name}\n${missing}: skipped (apt-get install clang-14 libclang-rt-14-dev)`);
+    record(name, 'SKIP', 0, missing);
+    return;
+  }
+  const buildDir = path.join(root, 'build-c-tsan');
+  dropForeignCache(buildDir);
+  const built =
+    step('tsan: configure', 'cmake', [
+      '-S', source, '-B', buildDir,
+      '-DCMAKE_C_COMPILER=clang-14', '-DCMAKE_CXX_COMPILER=clang++-14',
+      '-DCMAKE_BUILD_TYPE=RelWithDebInfo', '-DLOOPLET_TSAN=ON', '-DLOOPLET_INSTALL=OFF',
+      '-DLOOPLET_WARNINGS_AS_ERRORS=ON',
+    ]) && step('tsan: build', 'cmake', ['--build', buildDir, '--parallel', jobs, '--target', 'test_pool']);
+  if (!built) return;
+  step(name, path.join(buildDir, 'test', 'test_pool'), [], {
+    env: { TSAN_OPTIONS: 'halt_on_error=1:second_deadlock_stack=1' },
+  });
+}
+
 // The libFuzzer target, run for a bounded time. A crash leaves its input in
 // build-c-fuzz/ (crash-<sha1>), and the output says how to replay it.
 function fuzzStep() {
@@ -232,8 +279,10 @@ function main() {
       ['-DCMAKE_BUILD_TYPE=Debug', '-DLOOPLET_SANITIZE=ON', ...common],
       sanitizerEnv,
     );
+    tsanStep();
   } else {
     record('asan+ubsan', 'SKIP', 0, 'set LOOPLET_SANITIZE=1 or CI to run');
+    record('tsan: test_pool', 'SKIP', 0, 'set LOOPLET_SANITIZE=1 or CI to run');
   }
 
   if (!ci) {

@@ -370,3 +370,65 @@ describe('bench echo', () => {
     expect(r.stderr).toContain('Usage: looplet bench echo');
   });
 });
+
+// `bench pool`: each peer's trial process runs and answers (no timing is
+// asserted), and the targets are judged from given figures.
+describe('bench pool', () => {
+  const trialJs = () => path.join(repoRoot, 'benchmarks', 'dist', 'pool-trial.js');
+  const peerPy = path.join(repoRoot, 'benchmarks', 'pool_peer.py');
+  function trial(exe: string, script: string, t: object): Record<string, unknown> {
+    const r = spawnSync(exe, [script, JSON.stringify(t)], { encoding: 'utf8', timeout: 60_000 });
+    expect(statusOf(r)).toEqual({ status: 0, output: expect.any(String) });
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  }
+
+  it('bench pool --help documents its options', () => {
+    expect(looplet(['bench', '--help']).stdout).toContain('pool ');
+    const r = looplet(['bench', 'pool', '--help']);
+    expect(r.status).toBe(0);
+    for (const option of ['--quick', '--out DIR', '--python PATH', '--no-python', '--check']) expect(r.stdout).toContain(option);
+  });
+
+  it("every Node peer's serial and throughput trials run and report", () => {
+    for (const impl of ['looplet', 'looplet-native', 'piscina', 'tinypool', 'postMessage', 'napi-async-work']) {
+      const serial = trial(process.execPath, trialJs(), { kind: 'serial', impl, threads: 1, n: 50 });
+      expect(serial.n, impl).toBe(50);
+      expect(serial.p50 as number, impl).toBeGreaterThan(0);
+      expect(serial.p99 as number, impl).toBeGreaterThanOrEqual(serial.p50 as number);
+    }
+    const tput = trial(process.execPath, trialJs(), { kind: 'throughput', impl: 'looplet', threads: 2, task: 'spin10', inflight: 8, ms: 50, warmupMs: 20 });
+    expect(tput.n as number).toBeGreaterThan(0);
+    expect(tput.mainCpuUs as number).toBeGreaterThan(0);
+    const batched = trial(process.execPath, trialJs(), { kind: 'batched', threads: 1, batch: 64, ms: 20, warmupMs: 10 });
+    expect((batched.n as number) % 64).toBe(0);
+  });
+
+  it.skipIf(!fs.existsSync('/usr/bin/python3'))('the Python peers run the same trials', () => {
+    const tpe = trial('/usr/bin/python3', peerPy, { kind: 'serial', impl: 'python-tpe', threads: 1, n: 50 });
+    expect(tpe).toMatchObject({ ok: true, n: 50 });
+    const gevent = trial('/usr/bin/python3', peerPy, { kind: 'throughput', impl: 'gevent', threads: 2, task: 'noop', inflight: 4, ms: 30, warmupMs: 10 });
+    // gevent may be missing: then the peer says so instead of failing.
+    if (gevent.ok === true) expect(gevent.n as number).toBeGreaterThan(0);
+    else expect(String(gevent.reason)).toContain('gevent');
+  });
+
+  it('targets: 2x piscina and the absolute limits are judged from the run', () => {
+    const { poolTargets } = createRequire(__filename)(path.join(repoRoot, 'benchmarks', 'dist', 'pool.js')) as {
+      poolTargets: (r: object) => Array<{ name: string; pass: boolean | null }>;
+    };
+    const serial = (impl: string, p50: number) => ({ impl, spinUs: 0, status: 'ok', out: { p50, p99: p50, mean: p50, n: 1 } });
+    const tput = (impl: string, tasksPerSec: number, eldP99Ms: number) => ({ impl, task: 'noop', inflight: 64, status: 'ok', out: { tasksPerSec, n: 1, mainCpuUs: 1, eldP99Ms, eldMaxMs: eldP99Ms } });
+    const result = (js: number, piscina: number, native: number, js64: number, pis64: number, eld: number, batched: number) => ({
+      threads: 2,
+      spareThreads: 1,
+      serial: [serial('looplet', js), serial('piscina', piscina), serial('looplet-native', native)],
+      throughput: [tput('looplet', js64, eld), tput('piscina', pis64, 0.1)],
+      spare: [],
+      batched: [{ impl: 'looplet-native', threads: 1, batch: 1024, status: 'ok', out: { tasksPerSec: batched, n: 1, mainCpuUs: 1 } }],
+    });
+    const passes = (r: object) => poolTargets(r).map((t) => t.pass);
+    expect(passes(result(10, 25, 4, 200e3, 90e3, 0.5, 1.2e6))).toEqual([true, true, true, true, true, true]);
+    expect(passes(result(16, 25, 6, 150e3, 90e3, 1.5, 0.9e6))).toEqual([false, false, false, false, false, false]);
+    expect(passes({ ...result(10, 25, 4, 200e3, 90e3, 0.5, 1.2e6), serial: [serial('looplet', 10)] })[1]).toBe(null);
+  });
+});

@@ -168,3 +168,35 @@ describe('net examples (the seed programs)', () => {
     expect(Math.min(...served)).toBeGreaterThan(0); // 90 connections spread by the kernel: none idle
   });
 });
+
+describe('pool examples (the seed programs)', () => {
+  it('pool-run-in-executor: 20 blocking GETs on 3 threads overlap, from async code and from jobs', () => {
+    const r = runExample('pool-run-in-executor.mjs', ['--urls', '20', '--threads', '3', '--delay-ms', '60']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, i) => `<html>result for /s?wd=${i}/</html>`));
+    expect(lines[20]).toMatch(/^last time: [0-9.]+ s \(async code\)$/);
+    expect(lines[21]).toBe('jobs: 20 pages, same as async code: true');
+    // 20 requests of 60 ms on 3 threads: at least 7 rounds; one after another, 1.2 s.
+    const took = Number(/^last time: ([0-9.]+) s \(jobs\)$/.exec(lines[22])![1]);
+    expect(took).toBeGreaterThanOrEqual(0.41);
+    expect(took).toBeLessThan(1.2);
+  });
+
+  it('pool-submit-callbacks: each callback gets its future; shutdown waits for the tasks', () => {
+    const r = runExample('pool-submit-callbacks.mjs');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(9);
+    // The first pool: the tasks print 456 on their threads; each callback prints its result, then 123.
+    const first = lines.slice(0, 6);
+    expect([...first].sort()).toEqual(['10', '123', '123', '3', '456', '456']);
+    for (const result of ['3', '10']) expect(first[first.indexOf(result) + 1]).toBe('123');
+    // The second pool: 3, and the dict with its name.
+    const second = lines.slice(6);
+    expect([...second].sort()).toEqual(['3', 'lin', "{ name: 'lin' }"].sort());
+    expect(second[second.indexOf("{ name: 'lin' }") + 1]).toBe('lin');
+  });
+});

@@ -22,6 +22,10 @@
 //   nofileLimit() -> [soft, hard]
 //     RLIMIT_NOFILE after raising the soft limit to the hard one (-1 for
 //     RLIM_INFINITY).
+//   asyncNoop(callback)
+//     `looplet bench pool`'s napi_create_async_work peer: an empty execute
+//     on libuv's thread pool, then callback() from the complete callback
+//     (one async work object per call, as an addon using the API makes).
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -253,7 +257,37 @@ Napi::Value NofileLimit(const Napi::CallbackInfo &info) {
   return out;
 }
 
+struct AsyncNoop {
+  napi_async_work work = nullptr;
+  napi_ref callback = nullptr;
+};
+
+Napi::Value AsyncNoopStart(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  AsyncNoop *op = new AsyncNoop;
+  napi_status st = napi_create_reference(env, info[0], 1, &op->callback);
+  napi_value name = Napi::String::New(env, "looplet.bench.asyncNoop");
+  if (st == napi_ok)
+    st = napi_create_async_work(
+        env, nullptr, name, [](napi_env, void *) {},
+        [](napi_env env, napi_status, void *data) {
+          AsyncNoop *op = static_cast<AsyncNoop *>(data);
+          napi_value cb, global, result;
+          napi_get_reference_value(env, op->callback, &cb);
+          napi_get_global(env, &global);
+          napi_call_function(env, global, cb, 0, nullptr, &result);
+          napi_delete_reference(env, op->callback);
+          napi_delete_async_work(env, op->work);
+          delete op;
+        },
+        op, &op->work);
+  if (st == napi_ok) st = napi_queue_async_work(env, op->work);
+  if (st != napi_ok) Napi::Error::New(env, "asyncNoop: napi_queue_async_work failed").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("asyncNoop", Napi::Function::New(env, AsyncNoopStart, "asyncNoop"));
   exports.Set("coreWait", Napi::Function::New(env, CoreWait, "coreWait"));
   exports.Set("rawWait", Napi::Function::New(env, RawWait, "rawWait"));
   exports.Set("churn", Napi::Function::New(env, Churn, "churn"));

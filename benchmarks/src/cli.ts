@@ -10,6 +10,7 @@ import { greenletBenchCommand, probeNodes, RSS_GREENLETS, SMALL_STACK, type Node
 import { HUB_SLEEPERS } from './greenlet-hub';
 import { HUB_EVENT_WAITERS, HUB_QUEUE_SIZE } from './protocol';
 import { pollerBenchCommand } from './poller';
+import { poolBenchCommand } from './pool';
 import { runSwitchBench } from './switch';
 import { ECHO_SERVERS, echoBenchCommand, type EchoServer } from './echo';
 
@@ -24,6 +25,8 @@ Commands:
                            python-greenlet and the JS Greenlet
   bench echo [options]     echo servers side by side under one native load generator: looplet's
                            StreamServer and Poller, Node net, a C epoll loop, gevent
+  bench pool [options]     looplet/pool (JS and native tasks) against piscina, tinypool,
+                           worker_threads, napi_create_async_work, ThreadPoolExecutor and gevent
 
 Options:
   -h, --help               show this help (also: looplet bench --help)
@@ -36,6 +39,7 @@ Benchmarks:
   greenlet                 Greenlet switch, spawn + finish, RSS per suspended greenlet; the hub
   switch                   coroutine switch cost, native core to JS Greenlet
   echo                     echo servers: round trips/s, latency, CPU and switches per round trip
+  pool                     thread-pool offload: round trip, throughput, speed-up, main-thread cost
 
 Run 'looplet bench <benchmark> --help' for its options.
 `;
@@ -133,6 +137,28 @@ Options:
   --python PATH            Python for gevent (default: /usr/bin/python3 if present)
   --no-python              skip gevent
   --check                  exit with status 1 when a target fails
+  -h, --help               show this help
+`;
+
+const POOL_USAGE = `Usage: looplet bench pool [options]
+
+looplet/pool's ThreadPool (JS tasks on worker threads, native tasks on the core
+pool) side by side with piscina, tinypool, a plain worker_threads postMessage
+pool, napi_create_async_work (the benchmarks' addon), Python's
+ThreadPoolExecutor and gevent's threadpool: serial round trip p50/p99 of a
+no-op task; saturated throughput of no-op, 10 us and 100 us tasks with 1, 2
+and 64 in flight; batched native no-ops; speed-up of a CPU-bound task over 1..N
+threads; the main thread's CPU per task and the event loop delay p99 while
+saturated. Each trial runs in a fresh process, killed after 60 s. Prints a
+table with the targets; writes <out>/pool-<timestamp>.{json,svg} and
+pool-latest.{json,svg}.
+
+Options:
+  --quick                  shorter trials (about 1 min; the full run takes 2-3 min)
+  --out DIR                results folder (default: ./bench-results)
+  --python PATH            Python for the peers (default: /usr/bin/python3)
+  --no-python              skip the ThreadPoolExecutor and gevent peers
+  --check                  exit with status 1 when a project target fails
   -h, --help               show this help
 `;
 
@@ -329,6 +355,34 @@ function benchEcho(args: string[]): number {
   return 0;
 }
 
+function benchPool(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string', default: 'bench-results' },
+      python: { type: 'string' },
+      'no-python': { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(POOL_USAGE);
+    return 0;
+  }
+  if (values.python !== undefined && values['no-python']) throw new UsageError('--python and --no-python conflict');
+  const result = poolBenchCommand({
+    quick: values.quick,
+    out: path.resolve(values.out),
+    python: values['no-python'] ? null : values.python,
+    command: ['looplet', 'bench', 'pool', ...args].join(' '),
+  });
+  return values.check && result.targets.some((t) => t.pass === false) ? 1 : 0;
+}
+
 function dispatch(argv: string[]): number {
   const [command, ...rest] = argv;
   if (command === '-h' || command === '--help') {
@@ -345,6 +399,7 @@ function dispatch(argv: string[]): number {
   if (benchmark === 'greenlet') return benchGreenlet(options);
   if (benchmark === 'switch') return benchSwitch(options);
   if (benchmark === 'echo') return benchEcho(options);
+  if (benchmark === 'pool') return benchPool(options);
   process.stderr.write(`looplet bench: ${benchmark === undefined ? 'no benchmark given' : `unknown benchmark '${benchmark}'`}\n\n${BENCH_USAGE}`);
   return 2;
 }
@@ -356,7 +411,7 @@ export function main(argv: string[]): number {
   } catch (err) {
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (!usage) throw err;
-    const benchUsage: Record<string, () => string> = { poller: pollerUsage, greenlet: greenletUsage, switch: () => SWITCH_USAGE, echo: echoUsage };
+    const benchUsage: Record<string, () => string> = { poller: pollerUsage, greenlet: greenletUsage, switch: () => SWITCH_USAGE, echo: echoUsage, pool: () => POOL_USAGE };
     process.stderr.write(`looplet: ${(err as Error).message}\n\n${argv[0] === 'bench' ? (Object.hasOwn(benchUsage, argv[1]) ? benchUsage[argv[1]]() : BENCH_USAGE) : USAGE}`);
     return 2;
   }

@@ -11,6 +11,8 @@ export interface NativeBench {
   churn(backendId: number, fds: Int32Array, samples: number, roundsPerSample: number): Float64Array;
   /** RLIMIT_NOFILE [soft, hard] after raising soft to hard; -1 means unlimited. */
   nofileLimit(): [number, number] | number;
+  /** An empty napi_create_async_work on libuv's pool; callback() from its complete. */
+  asyncNoop(callback: () => void): void;
 }
 
 let cached: NativeBench | undefined;

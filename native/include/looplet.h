@@ -310,6 +310,122 @@ LP_EXTERN void lp_hub_stop(lp_hub_t *hub);
  * wake the hub. */
 LP_EXTERN int lp_hub_timeout(const lp_hub_t *hub);
 
+
+/* ---- Thread pool -----------------------------------------------------------
+ *
+ * Runs C work functions on a set of threads, away from the thread that owns
+ * the pool (its event loop), and hands their completions back to the owner
+ * in batches through one pollable fd.
+ *
+ *   - lp_pool_submit queues a task (work, done, arg) in a bounded FIFO. A
+ *     pool thread runs work(arg); its return value is the task's status
+ *     (>= 0 success, < 0 failure, counted as such). Threads are started as
+ *     tasks need them, up to max_threads; those beyond min_threads exit after
+ *     idle_timeout_ms without work.
+ *   - A finished task's done(arg, status) is called by lp_pool_complete, on
+ *     the thread that calls it (the owner: one thread at a time), never on a
+ *     pool thread. lp_pool_fileno is readable while completions wait: a loop
+ *     (epoll, libuv's uv_poll, poll()) watches it and calls lp_pool_complete.
+ *     One wake-up covers every completion that arrives until the owner
+ *     collects them.
+ *   - lp_pool_cancel withdraws a task that has not started: its done gets
+ *     -ECANCELED (also through lp_pool_complete). A running task is not
+ *     interrupted.
+ *   - Work functions that block (sleeps, waits on fds) can end early when the
+ *     pool stops: lp_pool_stop_fd becomes readable once lp_pool_free (or
+ *     lp_pool_shutdown with cancel) has begun.
+ *   - Work and done functions must not let a C++ exception escape (it ends
+ *     the process). Every function here is thread-safe except
+ *     lp_pool_complete and lp_pool_free, which belong to the owner.
+ */
+typedef struct lp_pool_s lp_pool_t;
+
+/* Runs on a pool thread; the return value is the task's status. */
+typedef int (*lp_pool_work_fn)(void *arg);
+/* Runs on the owner's thread: work's status, or -ECANCELED. */
+typedef void (*lp_pool_done_fn)(void *arg, int status);
+
+typedef struct lp_pool_options_s {
+  unsigned min_threads;  /* kept alive once started; started by lp_pool_new (default 0) */
+  unsigned max_threads;  /* 0: LP_POOL_DEFAULT_THREADS */
+  size_t max_queue;      /* tasks waiting to start; 0: no limit */
+  int idle_timeout_ms;   /* threads beyond min_threads exit after this long idle;
+                            0: LP_POOL_DEFAULT_IDLE_MS; negative: never */
+  size_t stack_size;     /* 0: the system's default */
+  unsigned spin_us;      /* an idle thread checks for work this long before it sleeps
+                            (0: sleep at once) */
+} lp_pool_options_t;
+
+#define LP_POOL_DEFAULT_THREADS 4u
+#define LP_POOL_DEFAULT_IDLE_MS 10000
+
+typedef struct lp_pool_stats_s {
+  uint64_t submitted;  /* accepted by lp_pool_submit */
+  uint64_t completed;  /* work returned >= 0 */
+  uint64_t failed;     /* work returned < 0 */
+  uint64_t cancelled;  /* withdrawn before they started */
+  uint64_t wakeups;    /* writes to lp_pool_fileno (each covers a batch) */
+  unsigned queued;     /* waiting to start */
+  unsigned running;    /* in work() now */
+  unsigned pending;    /* finished or cancelled, done() not yet called */
+  unsigned threads;    /* pool threads alive */
+  unsigned idle_threads;
+} lp_pool_stats_t;
+
+/*
+ * Creates a pool (options may be NULL for the defaults) and starts
+ * min_threads threads. -EINVAL: min_threads > max_threads; -EMFILE /
+ * -ENFILE: no fd for the wake-ups (it takes two on Linux, four elsewhere);
+ * -EAGAIN: a thread could not be started; -ENOMEM.
+ */
+LP_EXTERN int lp_pool_new(lp_pool_t **out, const lp_pool_options_t *options);
+/*
+ * Stops the pool and frees it: tasks not started are cancelled, the stop fd
+ * becomes readable, running tasks are waited for, the threads are joined,
+ * and every done() still owed is called (cancelled ones with -ECANCELED), so
+ * that callers can release their args. NULL is ignored. -EBUSY: called from
+ * a pool thread or from a done() of this pool (nothing is freed).
+ */
+LP_EXTERN int lp_pool_free(lp_pool_t *pool);
+/*
+ * Queues work(arg) and, once it has run or been cancelled, done(arg, status)
+ * (done may be NULL). *id (may be NULL) gets the task's id for
+ * lp_pool_cancel; ids are not reused for 2^32 submissions of one slot.
+ * -EINVAL: work is NULL; -EAGAIN: max_queue tasks are waiting already, or no
+ * thread exists and none could be started; -ESHUTDOWN: after
+ * lp_pool_shutdown; -ENOMEM.
+ */
+LP_EXTERN int lp_pool_submit(lp_pool_t *pool, lp_pool_work_fn work, lp_pool_done_fn done,
+                             void *arg, uint64_t *id);
+/* Withdraws a task that has not started: 0 (its done gets -ECANCELED);
+ * -EBUSY: it is running; -ENOENT: no such task, or it has finished. */
+LP_EXTERN int lp_pool_cancel(lp_pool_t *pool, uint64_t id);
+/* Calls done() of at most max (<= 0: all) finished or cancelled tasks, in the
+ * order they finished; returns how many. Owner thread only; -EBUSY when
+ * called from inside a done() of this pool. */
+LP_EXTERN int lp_pool_complete(lp_pool_t *pool, int max);
+/* An fd that is readable while completions wait for lp_pool_complete (it
+ * names the same open file for the pool's whole life). */
+LP_EXTERN int lp_pool_fileno(const lp_pool_t *pool);
+/* How many completions wait for lp_pool_complete, read without a lock: a
+ * hint for an owner that spins briefly before it blocks on the fd. */
+LP_EXTERN unsigned lp_pool_ready(const lp_pool_t *pool);
+/* Waits up to timeout_ms for completions to collect: 1 when some wait, 0 on
+ * timeout. For owners without a loop. */
+LP_EXTERN int lp_pool_wait(lp_pool_t *pool, int timeout_ms);
+/* An fd that becomes readable (and stays so) when the pool stops; blocking
+ * work functions poll it to end early. */
+LP_EXTERN int lp_pool_stop_fd(const lp_pool_t *pool);
+/* 1 once the pool is stopping (see lp_pool_stop_fd), else 0. */
+LP_EXTERN int lp_pool_stopping(const lp_pool_t *pool);
+/* Refuses new tasks from now on (-ESHUTDOWN). With cancel_pending, the tasks
+ * not started are cancelled and the stop fd becomes readable. Returns how
+ * many were cancelled. Threads finish the queue (if any is left) and exit
+ * when it is empty. */
+LP_EXTERN int lp_pool_shutdown(lp_pool_t *pool, int cancel_pending);
+/* A consistent snapshot of the counters. */
+LP_EXTERN void lp_pool_stats(lp_pool_t *pool, lp_pool_stats_t *out);
+
 #ifdef __cplusplus
 }
 #endif

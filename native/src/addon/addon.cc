@@ -1,6 +1,7 @@
 #include "addon.h"
 
 #include "looplet.h"
+#include "pool.h"
 
 LoopletAddon::LoopletAddon(Napi::Env env, Napi::Object exports) {
   Napi::Function poller = InitPollerClass(env, this);
@@ -18,6 +19,7 @@ LoopletAddon::LoopletAddon(Napi::Env env, Napi::Object exports) {
                                          napi_enumerable),
                            InstanceValue("sys", InitSys(env), napi_enumerable),
                            InstanceValue("net", InitNet(env), napi_enumerable),
+                           InstanceValue("pool", InitPool(env), napi_enumerable),
                            InstanceValue("version", Napi::Number::New(env, lp_version()), napi_enumerable),
                        });
 }

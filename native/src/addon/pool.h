@@ -1,0 +1,57 @@
+// looplet/pool's binding: native tasks on the core's lp_pool_t
+// (pool_native.cc) and JS tasks fed to worker threads through queues in
+// process-global memory (pool_js.cc). lib/pool.ts validates, owns the
+// futures and turns statuses into errors; everything here converts, queues
+// and wakes.
+#ifndef LOOPLET_ADDON_POOL_H
+#define LOOPLET_ADDON_POOL_H
+
+#include <napi.h>
+
+// { NativeTaskPool, JsTaskQueue, JsTaskWorker, kinds }
+Napi::Object InitPool(Napi::Env env);
+
+namespace lp_pool_binding {
+
+Napi::Function DefineNativeTaskPool(Napi::Env env);
+Napi::Function DefineJsTaskQueue(Napi::Env env);
+Napi::Function DefineJsTaskWorker(Napi::Env env);
+
+// Calls fn with recv as `this` through napi_make_callback (nextTicks and
+// microtasks run after it). Returns false when it could not be called (an
+// environment being torn down) or threw; a thrown exception is reported as
+// uncaught, as from any other event-loop callback.
+bool CallBack(napi_env env, napi_async_context context, napi_ref recv, napi_ref fn, size_t argc,
+              const napi_value *argv);
+
+// Unwraps `this` for a method; on failure (an environment being torn down)
+// clears any pending exception and returns null. As in poller_wrap.cc:
+// node-addon-api's InstanceMethod would make that a fatal error.
+template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo &)>
+napi_value Call(napi_env env, napi_callback_info info) {
+  napi_value self;
+  size_t argc = 0;
+  void *wrapped = nullptr;
+  if (napi_get_cb_info(env, info, &argc, nullptr, &self, nullptr) != napi_ok ||
+      napi_unwrap(env, self, &wrapped) != napi_ok || wrapped == nullptr) {
+    bool pending = false;
+    napi_value ignored;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
+      (void)napi_get_and_clear_last_exception(env, &ignored);
+    return nullptr;
+  }
+  Napi::CallbackInfo callback_info(env, info);
+  return (static_cast<T *>(wrapped)->*M)(callback_info);
+}
+
+template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo &)>
+Napi::ClassPropertyDescriptor<T> Method(const char *name) {
+  napi_property_descriptor desc = {name, nullptr, Call<T, M>, nullptr, nullptr, nullptr, napi_default, nullptr};
+  return Napi::ClassPropertyDescriptor<T>(desc);
+}
+
+int64_t NowNs();
+
+}  // namespace lp_pool_binding
+
+#endif

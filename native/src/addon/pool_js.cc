@@ -1,0 +1,896 @@
+// JS tasks: queues in process-global native memory, shared by the isolate
+// that owns a ThreadPool (JsTaskQueue) and the worker threads that run its
+// tasks (JsTaskWorker, one per worker).
+//
+// The addon is loaded once per isolate and each load has its own instance
+// data, so what the isolates share cannot live there: a Shared record per
+// pool sits in a process-wide registry, found by pool id, and every side
+// holds it by shared_ptr. This is the one process-wide state of the addon
+// (CONVENTIONS: none elsewhere); the registry itself is never destroyed, so
+// that no static destructor runs while a worker thread may still use it.
+//
+// Flow. The owner pushes (task id, serialized arguments) under a token it
+// chose; if a worker is idle, one is woken (uv_async_send on its own loop).
+// A worker takes tasks one at a time (take(): the arguments are copied into
+// its buffer), runs each, and completes it with the serialized result, then
+// takes the next without going back to its loop; when the queue is empty it
+// registers as idle and returns to its event loop, where its timers and I/O
+// run. Completions go on the done list; the first after the owner last
+// drained wakes the owner (uv_async_send), and one drain() delivers the
+// whole batch into the owner's buffers.
+//
+// Invariants (under Shared::mu)
+//   - A record (per token) is FREE, QUEUED, RUNNING (worker_ names its
+//     worker) or DONE (on the done list). The FIFO holds (token, gen) pairs;
+//     a pair whose gen is not the record's current one, or whose record is
+//     not QUEUED, is a cancelled task's tombstone and is skipped.
+//   - A worker is idle exactly when it is on the idle stack; it is woken by
+//     the push that pops it. The owner is woken only when notified_ goes
+//     from false to true; drain() resets it once the done list is empty.
+//   - uv_async handles are sent to only while their side has not detached:
+//     each side clears its pointer under mu before closing the handle.
+#include <errno.h>
+#include <string.h>
+#include <uv.h>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lp_assert.h"
+#include "pool.h"
+
+namespace {
+
+using namespace lp_pool_binding;
+
+enum RecState : uint8_t { FREE, QUEUED, RUNNING, DONE };
+
+struct Rec {
+  RecState state = FREE;
+  uint32_t gen = 0;
+  uint32_t task = 0;
+  int32_t worker = -1;
+  bool cancel_requested = false;
+  double status = 0;
+  std::string args;
+  std::string result;
+  int64_t submit_ns = 0, start_ns = 0, end_ns = 0;
+};
+
+struct WorkerRec {
+  uv_async_t *async = nullptr;  // null once detached
+  int32_t current = -1;         // the token it runs
+  bool idle = false;
+  bool retired = false;
+};
+
+struct TaskDef {
+  int kind;
+  std::string a, b;
+};
+
+struct Shared {
+  std::mutex mu;
+  uint32_t id = 0;
+  size_t max_queue = 0;
+  std::vector<std::unique_ptr<Rec>> recs;  // by token
+  std::deque<std::pair<uint32_t, uint32_t>> fifo;
+  size_t queued = 0;
+  size_t running = 0;
+  std::vector<uint32_t> done;
+  size_t done_head = 0;
+  bool notified = false;
+  uv_async_t *owner_async = nullptr;
+  std::unordered_map<uint32_t, WorkerRec> workers;
+  std::vector<uint32_t> idle;
+  std::unordered_map<uint32_t, TaskDef> tasks;
+  bool shutdown = false;
+  uint64_t wakeups = 0;
+  // Mirrors of queued, queued + running and the done list's length, written
+  // under mu and read without it by spinning threads (spin_us).
+  std::atomic<uint32_t> queued_hint{0};
+  std::atomic<uint32_t> inflight_hint{0};
+  std::atomic<uint32_t> done_hint{0};
+  std::atomic<bool> shutdown_hint{false};
+
+  void Mirror() {
+    queued_hint.store((uint32_t)queued, std::memory_order_relaxed);
+    inflight_hint.store((uint32_t)(queued + running), std::memory_order_relaxed);
+    done_hint.store((uint32_t)(done.size() - done_head), std::memory_order_release);
+    shutdown_hint.store(shutdown, std::memory_order_relaxed);
+  }
+
+  // under mu
+  void WakeIdle() {
+    while (!idle.empty()) {
+      uint32_t w = idle.back();
+      idle.pop_back();
+      auto it = workers.find(w);
+      if (it == workers.end() || !it->second.idle) continue;
+      it->second.idle = false;
+      if (it->second.async != nullptr) {
+        int rc = uv_async_send(it->second.async);
+        LP_ASSERT(rc == 0);
+        (void)rc;
+        return;
+      }
+    }
+  }
+  void WakeAllIdle() {
+    while (!idle.empty()) WakeIdle();
+  }
+  void RemoveIdle(uint32_t w) {
+    for (size_t i = 0; i < idle.size(); i++)
+      if (idle[i] == w) {
+        idle.erase(idle.begin() + (long)i);
+        return;
+      }
+  }
+  size_t LiveWorkers() const {
+    size_t n = 0;
+    for (auto &kv : workers)
+      if (!kv.second.retired && kv.second.async != nullptr) n++;
+    return n;
+  }
+};
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+// Spins until cond() holds or budget_ns passes; whether it held.
+template <typename Cond>
+bool SpinUntil(int64_t budget_ns, Cond cond) {
+  int64_t deadline = NowNs() + budget_ns;
+  for (unsigned i = 0;; i++) {
+    if (cond()) return true;
+    CpuRelax();
+    if ((i & 31) == 31 && NowNs() >= deadline) return cond();
+  }
+}
+
+struct Registry {
+  std::mutex mu;
+  uint32_t next_id = 1;
+  std::unordered_map<uint32_t, std::shared_ptr<Shared>> pools;
+};
+
+Registry &registry() {
+  static Registry *r = new Registry;  // never destroyed: see the top of the file
+  return *r;
+}
+
+std::shared_ptr<Shared> FindShared(uint32_t id) {
+  Registry &r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto it = r.pools.find(id);
+  return it == r.pools.end() ? nullptr : it->second;
+}
+
+// Copies a Uint8Array (or undefined: empty) into s.
+void CopyBytes(const Napi::Value &v, std::string &s) {
+  if (!v.IsTypedArray()) {
+    s.clear();
+    return;
+  }
+  Napi::TypedArray view = v.As<Napi::TypedArray>();
+  const char *p = static_cast<const char *>(view.ArrayBuffer().Data()) + view.ByteOffset();
+  s.assign(p, view.ByteLength());
+}
+
+struct Buffers {
+  Napi::Reference<Napi::Float64Array> header_ref;
+  Napi::Reference<Napi::Uint8Array> data_ref;
+  double *header = nullptr;
+  size_t header_len = 0;
+  uint8_t *data = nullptr;
+  size_t data_len = 0;
+
+  void Set(const Napi::CallbackInfo &info) {
+    Napi::Float64Array h = info[0].As<Napi::Float64Array>();
+    Napi::Uint8Array d = info[1].As<Napi::Uint8Array>();
+    header_ref = Napi::Persistent(h);
+    data_ref = Napi::Persistent(d);
+    header = h.Data();
+    header_len = h.ElementLength();
+    data = d.Data();
+    data_len = d.ElementLength();
+  }
+};
+
+// ---- the owner's side ------------------------------------------------------
+
+class JsTaskQueue : public Napi::ObjectWrap<JsTaskQueue> {
+ public:
+  JsTaskQueue(const Napi::CallbackInfo &info);
+  ~JsTaskQueue() override { Close(); }
+  static Napi::Function Define(Napi::Env env);
+
+  Napi::Value Id(const Napi::CallbackInfo &info);
+  Napi::Value SetBuffers(const Napi::CallbackInfo &info);
+  Napi::Value DefineTask(const Napi::CallbackInfo &info);
+  Napi::Value Push(const Napi::CallbackInfo &info);
+  Napi::Value Cancel(const Napi::CallbackInfo &info);
+  Napi::Value State(const Napi::CallbackInfo &info);
+  Napi::Value Drain(const Napi::CallbackInfo &info);
+  Napi::Value Result(const Napi::CallbackInfo &info);
+  Napi::Value WorkerGone(const Napi::CallbackInfo &info);
+  Napi::Value Stop(const Napi::CallbackInfo &info);
+  Napi::Value Stats(const Napi::CallbackInfo &info);
+  Napi::Value Ref(const Napi::CallbackInfo &info);
+  Napi::Value CloseMethod(const Napi::CallbackInfo &info);
+
+ private:
+  void Close();
+  static void OnEnvCleanup(void *arg) { static_cast<JsTaskQueue *>(arg)->Close(); }
+
+  void OnPrepare();
+
+  napi_env env_ = nullptr;
+  std::shared_ptr<Shared> shared_;
+  uv_async_t *async_ = nullptr;
+  uv_prepare_t *prepare_ = nullptr;  // spin_ns_ > 0 only
+  int64_t spin_ns_ = 0;
+  Napi::FunctionReference on_complete_;
+  napi_async_context async_context_ = nullptr;
+  Buffers buf_;
+  bool refed_ = false;
+};
+
+// new JsTaskQueue(maxQueue, onComplete, spinUs). spinUs > 0: before the
+// loop blocks while tasks are out, a uv_prepare spins that long for a
+// completion (then delivers it at once, without the wake-up's latency).
+JsTaskQueue::JsTaskQueue(const Napi::CallbackInfo &info) : Napi::ObjectWrap<JsTaskQueue>(info) {
+  Napi::Env env = info.Env();
+  env_ = env;
+  shared_ = std::make_shared<Shared>();
+  shared_->max_queue = (size_t)info[0].As<Napi::Number>().Int64Value();
+  on_complete_ = Napi::Persistent(info[1].As<Napi::Function>());
+  spin_ns_ = (int64_t)info[2].As<Napi::Number>().Uint32Value() * 1000;
+  napi_value name = Napi::String::New(env, "looplet.ThreadPool");
+  napi_status status = napi_async_init(env, nullptr, name, &async_context_);
+  LP_ASSERT(status == napi_ok);
+  uv_loop_t *loop = nullptr;
+  status = napi_get_uv_event_loop(env, &loop);
+  LP_ASSERT(status == napi_ok);
+  async_ = new uv_async_t;
+  int rc = uv_async_init(loop, async_, [](uv_async_t *a) {
+    JsTaskQueue *q = static_cast<JsTaskQueue *>(a->data);
+    CallBack(q->env_, q->async_context_, q->Napi::ObjectWrap<JsTaskQueue>::operator napi_ref(),
+             q->on_complete_.operator napi_ref(), 0, nullptr);
+  });
+  LP_ASSERT(rc == 0);  // uv_async_init fails only for an invalid loop
+  (void)rc;
+  async_->data = this;
+  uv_unref((uv_handle_t *)async_);
+  if (spin_ns_ > 0) {
+    prepare_ = new uv_prepare_t;
+    rc = uv_prepare_init(loop, prepare_);
+    LP_ASSERT(rc == 0);
+    prepare_->data = this;
+    rc = uv_prepare_start(prepare_, [](uv_prepare_t *p) { static_cast<JsTaskQueue *>(p->data)->OnPrepare(); });
+    LP_ASSERT(rc == 0);
+    uv_unref((uv_handle_t *)prepare_);
+  }
+  {
+    Registry &r = registry();
+    std::lock_guard<std::mutex> lock(r.mu);
+    shared_->id = r.next_id++;
+    r.pools[shared_->id] = shared_;
+  }
+  shared_->owner_async = async_;
+  status = napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
+  LP_ASSERT(status == napi_ok);
+}
+
+// The loop is about to block: with tasks out and none finished, spin a
+// little for one before it sleeps.
+void JsTaskQueue::OnPrepare() {
+  if (!shared_) return;
+  Shared &s = *shared_;
+  if (s.inflight_hint.load(std::memory_order_relaxed) == 0 && s.done_hint.load(std::memory_order_relaxed) == 0) return;
+  if (!SpinUntil(spin_ns_, [&] { return s.done_hint.load(std::memory_order_acquire) != 0; })) return;
+  CallBack(env_, async_context_, Napi::ObjectWrap<JsTaskQueue>::operator napi_ref(), on_complete_.operator napi_ref(), 0,
+           nullptr);
+}
+
+Napi::Value JsTaskQueue::Id(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), shared_ ? shared_->id : 0);
+}
+
+// setBuffers(header: Float64Array, data: Uint8Array): where drain() writes
+Napi::Value JsTaskQueue::SetBuffers(const Napi::CallbackInfo &info) {
+  buf_.Set(info);
+  return info.Env().Undefined();
+}
+
+// defineTask(taskId, kind, a, b): how workers find a task id's function
+Napi::Value JsTaskQueue::DefineTask(const Napi::CallbackInfo &info) {
+  if (shared_) {
+    TaskDef def{info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::String>().Utf8Value(),
+                info[3].As<Napi::String>().Utf8Value()};
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->tasks[info[0].As<Napi::Number>().Uint32Value()] = std::move(def);
+  }
+  return info.Env().Undefined();
+}
+
+// push(token, taskId, args?) -> 2 * queued + (1 if an idle worker was woken),
+// or -EAGAIN (maxQueue tasks wait already) / -ESHUTDOWN
+Napi::Value JsTaskQueue::Push(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!shared_) return Napi::Number::New(env, -ESHUTDOWN);
+  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+  Shared &s = *shared_;
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.shutdown) return Napi::Number::New(env, -ESHUTDOWN);
+  if (s.max_queue > 0 && s.queued >= s.max_queue) return Napi::Number::New(env, -EAGAIN);
+  if (token >= s.recs.size()) s.recs.resize((size_t)token + 1);
+  if (!s.recs[token]) s.recs[token].reset(new Rec);
+  Rec &r = *s.recs[token];
+  LP_ASSERT(r.state == FREE);
+  r.state = QUEUED;
+  r.gen++;
+  r.task = info[1].As<Napi::Number>().Uint32Value();
+  r.worker = -1;
+  r.cancel_requested = false;
+  r.status = 0;
+  r.result.clear();
+  CopyBytes(info[2], r.args);
+  r.submit_ns = NowNs();
+  r.start_ns = r.end_ns = 0;
+  s.fifo.emplace_back(token, r.gen);
+  s.queued++;
+  s.Mirror();
+  bool woke = !s.idle.empty();
+  s.WakeIdle();
+  return Napi::Number::New(env, (double)s.queued * 2 + (woke ? 1 : 0));
+}
+
+// cancel(token) -> 0 (withdrawn before it started: the token is free again),
+// -EBUSY (running: its worker is told, for currentTask().signal), -ENOENT
+Napi::Value JsTaskQueue::Cancel(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!shared_) return Napi::Number::New(env, -ENOENT);
+  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+  Shared &s = *shared_;
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (token >= s.recs.size() || !s.recs[token]) return Napi::Number::New(env, -ENOENT);
+  Rec &r = *s.recs[token];
+  if (r.state == QUEUED) {
+    r.state = FREE;  // its FIFO entry is now a tombstone
+    r.args.clear();
+    s.queued--;
+    s.Mirror();
+    return Napi::Number::New(env, 0);
+  }
+  if (r.state == RUNNING) {
+    if (!r.cancel_requested) {
+      r.cancel_requested = true;
+      auto it = s.workers.find((uint32_t)r.worker);
+      if (it != s.workers.end() && it->second.async != nullptr) {
+        int rc = uv_async_send(it->second.async);
+        LP_ASSERT(rc == 0);
+        (void)rc;
+      }
+    }
+    return Napi::Number::New(env, -EBUSY);
+  }
+  return Napi::Number::New(env, -ENOENT);
+}
+
+// state(token) -> 0 queued, 1 running, 2 neither
+Napi::Value JsTaskQueue::State(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!shared_) return Napi::Number::New(env, 2);
+  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  if (token >= shared_->recs.size() || !shared_->recs[token]) return Napi::Number::New(env, 2);
+  RecState st = shared_->recs[token]->state;
+  return Napi::Number::New(env, st == QUEUED ? 0 : st == RUNNING ? 1 : 2);
+}
+
+// drain() -> n: completions written to the header buffer as
+// [token, status, offset, length, wait ns, run ns] with each result's bytes
+// at offset in the data buffer (offset -1: too large, read it with
+// result(token) before anything else). Their tokens are free again.
+Napi::Value JsTaskQueue::Drain(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!shared_ || buf_.header == nullptr) return Napi::Number::New(env, 0);
+  Shared &s = *shared_;
+  size_t max = buf_.header_len / 6, n = 0, used = 0;
+  std::lock_guard<std::mutex> lock(s.mu);
+  while (n < max && s.done_head < s.done.size()) {
+    uint32_t token = s.done[s.done_head];
+    Rec &r = *s.recs[token];
+    size_t len = r.result.size();
+    double offset;
+    if (used + len <= buf_.data_len) {
+      memcpy(buf_.data + used, r.result.data(), len);
+      offset = (double)used;
+      used += len;
+    } else if (len > buf_.data_len / 4) {
+      offset = -1;  // kept in the record for result(token)
+    } else {
+      break;  // the next drain() has room for it
+    }
+    double *h = buf_.header + n * 6;
+    h[0] = token;
+    h[1] = r.status;
+    h[2] = offset;
+    h[3] = (double)len;
+    h[4] = (double)(r.start_ns - r.submit_ns);
+    h[5] = (double)(r.end_ns - r.start_ns);
+    if (offset >= 0) r.result.clear();
+    r.state = FREE;
+    s.done_head++;
+    n++;
+  }
+  if (s.done_head == s.done.size()) {
+    s.done.clear();
+    s.done_head = 0;
+    s.notified = false;
+  }
+  s.Mirror();
+  return Napi::Number::New(env, (double)n);
+}
+
+// result(token) -> Buffer: a result drain() left in its record
+Napi::Value JsTaskQueue::Result(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+  std::string bytes;
+  if (shared_) {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    if (token < shared_->recs.size() && shared_->recs[token]) bytes.swap(shared_->recs[token]->result);
+  }
+  return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
+}
+
+// workerGone(workerId) -> the token it was running (its task failed), -1
+// none, -2 when it had retired (a planned exit), -3 when it never attached.
+// Forgets the worker.
+Napi::Value JsTaskQueue::WorkerGone(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!shared_) return Napi::Number::New(env, -1);
+  uint32_t w = info[0].As<Napi::Number>().Uint32Value();
+  Shared &s = *shared_;
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.workers.find(w);
+  if (it == s.workers.end()) return Napi::Number::New(env, -3);
+  int32_t token = it->second.current;
+  bool retired = it->second.retired;
+  s.RemoveIdle(w);
+  s.workers.erase(it);
+  if (token >= 0) {
+    Rec &r = *s.recs[(size_t)token];
+    LP_ASSERT(r.state == RUNNING);
+    r.state = FREE;
+    r.args.clear();
+    s.running--;
+    s.Mirror();
+    return Napi::Number::New(env, token);
+  }
+  return Napi::Number::New(env, retired ? -2 : -1);
+}
+
+// stop(): no more pushes; idle workers are woken and, finding the queue
+// empty, leave (take() returns -1). The queue is still served.
+Napi::Value JsTaskQueue::Stop(const Napi::CallbackInfo &info) {
+  if (shared_) {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->shutdown = true;
+    shared_->Mirror();
+    shared_->WakeAllIdle();
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value JsTaskQueue::Stats(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  size_t queued = 0, running = 0, workers = 0, idle = 0;
+  uint64_t wakeups = 0;
+  if (shared_) {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    queued = shared_->queued;
+    running = shared_->running;
+    workers = shared_->LiveWorkers();
+    idle = shared_->idle.size();
+    wakeups = shared_->wakeups;
+  }
+  o.Set("queued", Napi::Number::New(env, (double)queued));
+  o.Set("running", Napi::Number::New(env, (double)running));
+  o.Set("workers", Napi::Number::New(env, (double)workers));
+  o.Set("idle", Napi::Number::New(env, (double)idle));
+  o.Set("wakeups", Napi::Number::New(env, (double)wakeups));
+  return o;
+}
+
+Napi::Value JsTaskQueue::Ref(const Napi::CallbackInfo &info) {
+  bool ref = info[0].As<Napi::Boolean>().Value();
+  if (async_ != nullptr && ref != refed_) {
+    if (ref)
+      uv_ref((uv_handle_t *)async_);
+    else
+      uv_unref((uv_handle_t *)async_);
+  }
+  refed_ = ref;
+  return info.Env().Undefined();
+}
+
+Napi::Value JsTaskQueue::CloseMethod(const Napi::CallbackInfo &info) {
+  Close();
+  return info.Env().Undefined();
+}
+
+// Detaches the owner: the pool leaves the registry, queued tasks are
+// dropped, idle workers are woken to leave; workers still running finish
+// into the void and leave at their next take().
+void JsTaskQueue::Close() {
+  if (!shared_) return;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->owner_async = nullptr;
+    shared_->shutdown = true;
+    for (auto &e : shared_->fifo) {
+      Rec &r = *shared_->recs[e.first];
+      if (r.state == QUEUED && r.gen == e.second) r.state = FREE;
+    }
+    shared_->fifo.clear();
+    shared_->queued = 0;
+    shared_->Mirror();
+    shared_->WakeAllIdle();
+  }
+  {
+    Registry &r = registry();
+    std::lock_guard<std::mutex> lock(r.mu);
+    r.pools.erase(shared_->id);
+  }
+  shared_.reset();
+  napi_status status = napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
+  LP_ASSERT(status == napi_ok);
+  (void)status;
+  uv_close((uv_handle_t *)async_, [](uv_handle_t *h) { delete (uv_async_t *)h; });
+  async_ = nullptr;
+  if (prepare_ != nullptr) {
+    uv_prepare_stop(prepare_);
+    uv_close((uv_handle_t *)prepare_, [](uv_handle_t *h) { delete (uv_prepare_t *)h; });
+    prepare_ = nullptr;
+  }
+  napi_async_destroy(env_, async_context_);
+  async_context_ = nullptr;
+}
+
+// ---- a worker's side -------------------------------------------------------
+
+class JsTaskWorker : public Napi::ObjectWrap<JsTaskWorker> {
+ public:
+  JsTaskWorker(const Napi::CallbackInfo &info);
+  ~JsTaskWorker() override { Detach(); }
+  static Napi::Function Define(Napi::Env env);
+
+  Napi::Value Attached(const Napi::CallbackInfo &info);
+  Napi::Value SetBuffers(const Napi::CallbackInfo &info);
+  Napi::Value Take(const Napi::CallbackInfo &info);
+  Napi::Value Args(const Napi::CallbackInfo &info);
+  Napi::Value Complete(const Napi::CallbackInfo &info);
+  Napi::Value Cancelled(const Napi::CallbackInfo &info);
+  Napi::Value Task(const Napi::CallbackInfo &info);
+  Napi::Value Retire(const Napi::CallbackInfo &info);
+  Napi::Value DetachMethod(const Napi::CallbackInfo &info);
+
+ private:
+  int TryTakeLocked();
+  int TakeLocked(std::unique_lock<std::mutex> &lock);
+  void Detach();
+  static void OnEnvCleanup(void *arg) { static_cast<JsTaskWorker *>(arg)->Detach(); }
+
+  napi_env env_ = nullptr;
+  std::shared_ptr<Shared> shared_;
+  uint32_t worker_ = 0;
+  int64_t spin_ns_ = 0;
+  uv_async_t *async_ = nullptr;
+  Napi::FunctionReference on_wake_;
+  napi_async_context async_context_ = nullptr;
+  Buffers buf_;
+};
+
+// new JsTaskWorker(poolId, workerId, onWake, spinUs): attaches this thread
+// to the pool (attached() is false when the pool is gone). The uv_async
+// keeps the worker's loop alive until detach(). spinUs: how long take()
+// waits for a push before the worker goes idle.
+JsTaskWorker::JsTaskWorker(const Napi::CallbackInfo &info) : Napi::ObjectWrap<JsTaskWorker>(info) {
+  Napi::Env env = info.Env();
+  env_ = env;
+  shared_ = FindShared(info[0].As<Napi::Number>().Uint32Value());
+  worker_ = info[1].As<Napi::Number>().Uint32Value();
+  spin_ns_ = (int64_t)info[3].As<Napi::Number>().Uint32Value() * 1000;
+  if (!shared_) return;
+  on_wake_ = Napi::Persistent(info[2].As<Napi::Function>());
+  napi_value name = Napi::String::New(env, "looplet.ThreadPool.worker");
+  napi_status status = napi_async_init(env, nullptr, name, &async_context_);
+  LP_ASSERT(status == napi_ok);
+  uv_loop_t *loop = nullptr;
+  status = napi_get_uv_event_loop(env, &loop);
+  LP_ASSERT(status == napi_ok);
+  async_ = new uv_async_t;
+  int rc = uv_async_init(loop, async_, [](uv_async_t *a) {
+    JsTaskWorker *w = static_cast<JsTaskWorker *>(a->data);
+    CallBack(w->env_, w->async_context_, w->Napi::ObjectWrap<JsTaskWorker>::operator napi_ref(),
+             w->on_wake_.operator napi_ref(), 0, nullptr);
+  });
+  LP_ASSERT(rc == 0);
+  (void)rc;
+  async_->data = this;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    WorkerRec &rec = shared_->workers[worker_];
+    rec.async = async_;
+  }
+  status = napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
+  LP_ASSERT(status == napi_ok);
+}
+
+Napi::Value JsTaskWorker::Attached(const Napi::CallbackInfo &info) {
+  return Napi::Boolean::New(info.Env(), (bool)shared_);
+}
+
+// setBuffers(header: Float64Array(4), data: Uint8Array): where take() writes
+Napi::Value JsTaskWorker::SetBuffers(const Napi::CallbackInfo &info) {
+  buf_.Set(info);
+  return info.Env().Undefined();
+}
+
+// Under mu. 1: a task is in the header [token, task id, args length, args
+// in data (1) or to fetch with args(token) (0)]; 0: the queue is empty; -1:
+// this worker leaves (the pool shuts down, or it retired or detached).
+int JsTaskWorker::TryTakeLocked() {
+  Shared &s = *shared_;
+  WorkerRec &w = s.workers[worker_];
+  while (!s.fifo.empty()) {
+    auto e = s.fifo.front();
+    s.fifo.pop_front();
+    Rec &r = *s.recs[e.first];
+    if (r.state != QUEUED || r.gen != e.second) continue;
+    r.state = RUNNING;
+    r.worker = (int32_t)worker_;
+    r.start_ns = NowNs();
+    s.queued--;
+    s.running++;
+    s.Mirror();
+    w.current = (int32_t)e.first;
+    bool inline_args = r.args.size() <= buf_.data_len;
+    if (inline_args) memcpy(buf_.data, r.args.data(), r.args.size());
+    buf_.header[0] = e.first;
+    buf_.header[1] = r.task;
+    buf_.header[2] = (double)r.args.size();
+    buf_.header[3] = inline_args ? 1 : 0;
+    if (inline_args) r.args.clear();
+    return 1;
+  }
+  if (s.shutdown || w.retired || w.async == nullptr) return -1;
+  return 0;
+}
+
+// take() with the lock held by `lock`: a task (1), leave (-1), or, after
+// spinning spin_ns_ for a push (without the lock), idle (0): registered on
+// the idle stack, so that the next push wakes this worker's loop.
+int JsTaskWorker::TakeLocked(std::unique_lock<std::mutex> &lock) {
+  int r = TryTakeLocked();
+  if (r != 0) return r;
+  if (spin_ns_ > 0) {
+    Shared &s = *shared_;
+    lock.unlock();
+    SpinUntil(spin_ns_, [&] {
+      return s.queued_hint.load(std::memory_order_relaxed) != 0 || s.shutdown_hint.load(std::memory_order_relaxed);
+    });
+    lock.lock();
+    r = TryTakeLocked();
+    if (r != 0) return r;
+  }
+  WorkerRec &w = shared_->workers[worker_];
+  if (!w.idle) {
+    w.idle = true;
+    shared_->idle.push_back(worker_);
+  }
+  return 0;
+}
+
+Napi::Value JsTaskWorker::Take(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!shared_ || buf_.header == nullptr) return Napi::Number::New(env, -1);
+  std::unique_lock<std::mutex> lock(shared_->mu);
+  return Napi::Number::New(env, TakeLocked(lock));
+}
+
+// args(token) -> Buffer: arguments too large for the data buffer
+Napi::Value JsTaskWorker::Args(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string bytes;
+  if (shared_) {
+    uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    if (token < shared_->recs.size() && shared_->recs[token]) bytes.swap(shared_->recs[token]->args);
+  }
+  return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
+}
+
+// complete(token, status, result?) -> take()'s code for the next task.
+// status: 0 a value, 1 a thrown error (the bytes describe it).
+Napi::Value JsTaskWorker::Complete(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!shared_) return Napi::Number::New(env, -1);
+  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+  Shared &s = *shared_;
+  std::unique_lock<std::mutex> lock(s.mu);
+  WorkerRec &w = s.workers[worker_];
+  if (w.current == (int32_t)token) {
+    Rec &r = *s.recs[token];
+    LP_ASSERT(r.state == RUNNING);
+    r.state = DONE;
+    r.status = info[1].As<Napi::Number>().DoubleValue();
+    CopyBytes(info[2], r.result);
+    r.end_ns = NowNs();
+    r.worker = -1;
+    w.current = -1;
+    s.running--;
+    s.done.push_back(token);
+    s.Mirror();
+    if (!s.notified && s.owner_async != nullptr) {
+      s.notified = true;
+      s.wakeups++;
+      int rc = uv_async_send(s.owner_async);
+      LP_ASSERT(rc == 0);
+      (void)rc;
+    }
+  }
+  if (buf_.header == nullptr) return Napi::Number::New(env, -1);
+  if (info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value()) {
+    // the worker leaves after this task (recycleAfterTasks)
+    w.retired = true;
+    s.RemoveIdle(worker_);
+    return Napi::Number::New(env, -1);
+  }
+  return Napi::Number::New(env, TakeLocked(lock));
+}
+
+// cancelled(token) -> whether the owner asked to cancel this running task
+Napi::Value JsTaskWorker::Cancelled(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  bool cancelled = false;
+  if (shared_) {
+    uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    WorkerRec &w = shared_->workers[worker_];
+    cancelled = w.current == (int32_t)token && shared_->recs[token]->cancel_requested;
+  }
+  return Napi::Boolean::New(env, cancelled);
+}
+
+// task(taskId) -> [kind, a, b] or undefined
+Napi::Value JsTaskWorker::Task(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!shared_) return env.Undefined();
+  TaskDef def;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    auto it = shared_->tasks.find(info[0].As<Napi::Number>().Uint32Value());
+    if (it == shared_->tasks.end()) return env.Undefined();
+    def = it->second;
+  }
+  Napi::Array a = Napi::Array::New(env, 3);
+  a.Set(0u, Napi::Number::New(env, def.kind));
+  a.Set(1u, Napi::String::New(env, def.a));
+  a.Set(2u, Napi::String::New(env, def.b));
+  return a;
+}
+
+// retire(minWorkers) -> true when this idle worker may leave: more than
+// minWorkers are attached and it is still idle (not woken meanwhile). It is
+// then no longer offered tasks.
+Napi::Value JsTaskWorker::Retire(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!shared_) return Napi::Boolean::New(env, true);
+  size_t min = (size_t)info[0].As<Napi::Number>().Int64Value();
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  WorkerRec &w = shared_->workers[worker_];
+  if (!w.idle || w.current >= 0 || shared_->LiveWorkers() <= min) return Napi::Boolean::New(env, false);
+  w.idle = false;
+  w.retired = true;
+  shared_->RemoveIdle(worker_);
+  return Napi::Boolean::New(env, true);
+}
+
+Napi::Value JsTaskWorker::DetachMethod(const Napi::CallbackInfo &info) {
+  Detach();
+  return info.Env().Undefined();
+}
+
+// Leaves the pool: no wake-up reaches this worker afterwards; its record
+// stays (with the task it runs, if any) until the owner's workerGone().
+void JsTaskWorker::Detach() {
+  if (!shared_) return;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    WorkerRec &w = shared_->workers[worker_];
+    w.async = nullptr;
+    w.idle = false;
+    shared_->RemoveIdle(worker_);
+  }
+  shared_.reset();
+  napi_status status = napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
+  LP_ASSERT(status == napi_ok);
+  (void)status;
+  uv_close((uv_handle_t *)async_, [](uv_handle_t *h) { delete (uv_async_t *)h; });
+  async_ = nullptr;
+  napi_async_destroy(env_, async_context_);
+  async_context_ = nullptr;
+}
+
+}  // namespace
+
+namespace lp_pool_binding {
+
+Napi::Function DefineJsTaskQueue(Napi::Env env) {
+  using T = JsTaskQueue;
+  return T::DefineClass(env, "JsTaskQueue",
+                        {
+                            Method<T, &T::Id>("id"),
+                            Method<T, &T::SetBuffers>("setBuffers"),
+                            Method<T, &T::DefineTask>("defineTask"),
+                            Method<T, &T::Push>("push"),
+                            Method<T, &T::Cancel>("cancel"),
+                            Method<T, &T::State>("state"),
+                            Method<T, &T::Drain>("drain"),
+                            Method<T, &T::Result>("result"),
+                            Method<T, &T::WorkerGone>("workerGone"),
+                            Method<T, &T::Stop>("stop"),
+                            Method<T, &T::Stats>("stats"),
+                            Method<T, &T::Ref>("ref"),
+                            Method<T, &T::CloseMethod>("close"),
+                        });
+}
+
+Napi::Function DefineJsTaskWorker(Napi::Env env) {
+  using T = JsTaskWorker;
+  return T::DefineClass(env, "JsTaskWorker",
+                        {
+                            Method<T, &T::Attached>("attached"),
+                            Method<T, &T::SetBuffers>("setBuffers"),
+                            Method<T, &T::Take>("take"),
+                            Method<T, &T::Args>("args"),
+                            Method<T, &T::Complete>("complete"),
+                            Method<T, &T::Cancelled>("cancelled"),
+                            Method<T, &T::Task>("task"),
+                            Method<T, &T::Retire>("retire"),
+                            Method<T, &T::DetachMethod>("detach"),
+                        });
+}
+
+}  // namespace lp_pool_binding
+
+Napi::Object InitPool(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("NativeTaskPool", lp_pool_binding::DefineNativeTaskPool(env));
+  o.Set("JsTaskQueue", lp_pool_binding::DefineJsTaskQueue(env));
+  o.Set("JsTaskWorker", lp_pool_binding::DefineJsTaskWorker(env));
+  Napi::Object kinds = Napi::Object::New(env);
+  kinds.Set("noop", 0);
+  kinds.Set("sleep", 1);
+  kinds.Set("waitFd", 2);
+  kinds.Set("pread", 3);
+  kinds.Set("pwrite", 4);
+  kinds.Set("hash", 5);
+  o.Set("kinds", kinds);
+  return o;
+}

@@ -1,0 +1,551 @@
+// NativeTaskPool: looplet/pool's native tasks, run on a core lp_pool_t with
+// no isolate: noop, sleep, a wait for readiness on an fd, pread, pwrite and
+// a CPU-bound hash (FNV-1a 64 over a buffer, repeated).
+//
+// Each task has a record per JS token (lib/pool.ts reuses a token only after
+// its completion was delivered), allocated once and reused, so a submit
+// allocates nothing. A buffer a task reads or writes is held by a reference
+// until the task completes.
+//
+// Completions: the pool's fd sits in a uv_poll on the JS thread's own loop.
+// When it is readable, lp_pool_complete runs the done callbacks, which write
+// one record per task into the Float64Array given to setBuffer
+// ([token, status, result low 32 bits, high 32 bits, wait ns, run ns]), and
+// onComplete(count) is called once per buffer-full: one JS call per batch.
+//
+// Blocking tasks (sleep, waitFd) also poll the pool's stop fd, so closing
+// the pool (close(), the environment's cleanup at exit) ends them at once
+// with -ECANCELED instead of waiting for them.
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <atomic>
+#include <vector>
+
+#include "looplet.h"
+#include "lp_assert.h"
+#include "pool.h"
+
+namespace lp_pool_binding {
+
+int64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+bool CallBack(napi_env env, napi_async_context context, napi_ref recv_ref, napi_ref fn_ref,
+              size_t argc, const napi_value *argv) {
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
+  napi_value recv = nullptr, fn = nullptr, result;
+  napi_status status = napi_get_reference_value(env, fn_ref, &fn);
+  if (status == napi_ok) status = napi_get_reference_value(env, recv_ref, &recv);
+  if (status == napi_ok && (fn == nullptr || recv == nullptr)) status = napi_generic_failure;
+  if (status == napi_ok) status = napi_make_callback(env, context, recv, fn, argc, argv, &result);
+  if (status != napi_ok) {
+    bool pending = false;
+    napi_value exception;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+        napi_get_and_clear_last_exception(env, &exception) == napi_ok &&
+        status == napi_pending_exception) {
+      napi_status reported = napi_fatal_exception(env, exception);
+      LP_ASSERT(reported == napi_ok);
+      (void)reported;
+    }
+  }
+  napi_status closed = napi_close_handle_scope(env, scope);
+  LP_ASSERT(closed == napi_ok);
+  (void)closed;
+  return status == napi_ok;
+}
+
+}  // namespace lp_pool_binding
+
+namespace {
+
+using namespace lp_pool_binding;
+
+enum Kind { kNoop = 0, kSleep = 1, kWaitFd = 2, kPread = 3, kPwrite = 4, kHash = 5 };
+const int kRecordDoubles = 6;
+
+class NativeTaskPool;
+
+struct NativeTask {
+  NativeTaskPool *owner = nullptr;
+  uint32_t token = 0;
+  int kind = kNoop;
+  int fd = -1;
+  unsigned events = 0;
+  int timeout_ms = 0;
+  int64_t position = 0;
+  uint8_t *data = nullptr;
+  size_t length = 0;
+  uint32_t rounds = 0;
+  uint64_t result = 0;
+  napi_ref buffer = nullptr;
+  int64_t submit_ns = 0, start_ns = 0, end_ns = 0;
+  uint64_t id = 0;
+  bool busy = false;                  // JS thread: submitted, completion not yet delivered
+  std::atomic<bool> started{false};  // set by the pool thread that runs it
+  lp_pool_t *pool = nullptr;
+};
+
+// Waits up to timeout_ms (negative: no limit) for fd's events or the pool's
+// stop fd; EINTR resumes with the time left.
+int PollWithStop(lp_pool_t *pool, int fd, short events, int timeout_ms, short *revents) {
+  struct pollfd fds[2] = {{lp_pool_stop_fd(pool), POLLIN, 0}, {fd, events, 0}};
+  nfds_t n = fd >= 0 ? 2 : 1;
+  int64_t deadline = timeout_ms > 0 ? NowNs() + (int64_t)timeout_ms * 1000000 : 0;
+  for (;;) {
+    int rc = poll(fds, n, timeout_ms);
+    if (rc > 0) {
+      if (fds[0].revents) return -ECANCELED;
+      *revents = fds[1].revents;
+      return 1;
+    }
+    if (rc == 0) return 0;
+    if (errno != EINTR) return -errno;
+    if (timeout_ms > 0) {
+      int64_t left = deadline - NowNs();
+      if (left <= 0) return 0;
+      timeout_ms = (int)((left + 999999) / 1000000);
+    }
+  }
+}
+
+uint64_t Fnv1a64(const uint8_t *p, size_t n, uint64_t h) {
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+int Work(void *arg) {
+  NativeTask *t = static_cast<NativeTask *>(arg);
+  t->started.store(true, std::memory_order_relaxed);
+  t->start_ns = NowNs();
+  int status = 0;
+  switch (t->kind) {
+    case kNoop:
+      break;
+    case kSleep: {
+      short revents = 0;
+      int rc = PollWithStop(t->pool, -1, 0, t->timeout_ms, &revents);
+      status = rc < 0 ? rc : 0;
+      break;
+    }
+    case kWaitFd: {
+      short want = (short)(((t->events & LP_EVENT_READ) ? POLLIN : 0) |
+                           ((t->events & LP_EVENT_WRITE) ? POLLOUT : 0));
+      short revents = 0;
+      int rc = PollWithStop(t->pool, t->fd, want, t->timeout_ms, &revents);
+      if (rc <= 0) {
+        status = rc;
+      } else if (revents & POLLNVAL) {
+        status = -EBADF;
+      } else {
+        unsigned ready = 0;
+        if (revents & (POLLIN | POLLERR | POLLHUP)) ready |= LP_EVENT_READ;
+        if (revents & (POLLOUT | POLLERR | POLLHUP)) ready |= LP_EVENT_WRITE;
+        status = (int)(ready & t->events);
+      }
+      break;
+    }
+    case kPread:
+    case kPwrite: {
+      size_t len = t->length > (size_t)INT_MAX ? (size_t)INT_MAX : t->length;
+      ssize_t n;
+      do {
+        n = t->kind == kPread ? pread(t->fd, t->data, len, (off_t)t->position)
+                              : pwrite(t->fd, t->data, len, (off_t)t->position);
+      } while (n < 0 && errno == EINTR);
+      status = n < 0 ? -errno : (int)n;
+      break;
+    }
+    case kHash: {
+      uint64_t h = 0xcbf29ce484222325ULL;
+      for (uint32_t r = 0; r < t->rounds; r++) {
+        if (lp_pool_stopping(t->pool)) {
+          status = -ECANCELED;
+          break;
+        }
+        h = Fnv1a64(t->data, t->length, h);
+      }
+      t->result = h;
+      break;
+    }
+    default:
+      status = -EINVAL;
+  }
+  t->end_ns = NowNs();
+  return status;
+}
+
+class NativeTaskPool : public Napi::ObjectWrap<NativeTaskPool> {
+ public:
+  NativeTaskPool(const Napi::CallbackInfo &info);
+  ~NativeTaskPool() override { Close(); }
+  static Napi::Function Define(Napi::Env env);
+
+  Napi::Value SetBuffer(const Napi::CallbackInfo &info);
+  Napi::Value Submit(const Napi::CallbackInfo &info);
+  Napi::Value Cancel(const Napi::CallbackInfo &info);
+  Napi::Value Running(const Napi::CallbackInfo &info);
+  Napi::Value Shutdown(const Napi::CallbackInfo &info);
+  Napi::Value Stats(const Napi::CallbackInfo &info);
+  Napi::Value Ref(const Napi::CallbackInfo &info);
+  Napi::Value CloseMethod(const Napi::CallbackInfo &info);
+
+  void Done(NativeTask *t, int status);
+
+ private:
+  void Close();
+  void OnReadable();
+  void OnPrepare();
+  static void OnEnvCleanup(void *arg) { static_cast<NativeTaskPool *>(arg)->Close(); }
+
+  napi_env env_ = nullptr;
+  lp_pool_t *pool_ = nullptr;
+  uv_poll_t *poll_ = nullptr;
+  uv_prepare_t *prepare_ = nullptr;  // spin_ns_ > 0 only
+  int64_t spin_ns_ = 0;
+  size_t outstanding_ = 0;           // submitted, completion not yet delivered
+  std::vector<NativeTask *> tasks_;  // by token
+  Napi::FunctionReference on_complete_;
+  napi_async_context async_context_ = nullptr;
+  Napi::Reference<Napi::Float64Array> buffer_ref_;
+  double *buffer_ = nullptr;
+  int capacity_ = 0;  // records
+  Napi::Reference<Napi::Float64Array> args_ref_;
+  const double *args_ = nullptr;
+  int filled_ = 0;
+  bool closing_ = false;
+  bool refed_ = false;
+  int error_ = 0;  // lp_pool_new's or uv_poll's failure, reported by submit
+};
+
+void DoneThunk(void *arg, int status) {
+  NativeTask *t = static_cast<NativeTask *>(arg);
+  t->owner->Done(t, status);
+}
+
+// new NativeTaskPool(minThreads, maxThreads, maxQueue, idleTimeoutMs, spinUs, stackSize, onComplete)
+NativeTaskPool::NativeTaskPool(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeTaskPool>(info) {
+  Napi::Env env = info.Env();
+  env_ = env;
+  lp_pool_options_t o = {};
+  o.min_threads = info[0].As<Napi::Number>().Uint32Value();
+  o.max_threads = info[1].As<Napi::Number>().Uint32Value();
+  o.max_queue = (size_t)info[2].As<Napi::Number>().Int64Value();
+  o.idle_timeout_ms = info[3].As<Napi::Number>().Int32Value();
+  o.spin_us = info[4].As<Napi::Number>().Uint32Value();
+  o.stack_size = (size_t)info[5].As<Napi::Number>().Int64Value();
+  on_complete_ = Napi::Persistent(info[6].As<Napi::Function>());
+  napi_value name = Napi::String::New(env, "looplet.ThreadPool.native");
+  napi_status status = napi_async_init(env, nullptr, name, &async_context_);
+  LP_ASSERT(status == napi_ok);
+  int rc = lp_pool_new(&pool_, &o);
+  if (rc < 0) {
+    error_ = rc;
+    pool_ = nullptr;
+    return;
+  }
+  uv_loop_t *loop = nullptr;
+  status = napi_get_uv_event_loop(env, &loop);
+  LP_ASSERT(status == napi_ok);
+  poll_ = new uv_poll_t;
+  rc = uv_poll_init(loop, poll_, lp_pool_fileno(pool_));
+  if (rc == 0) {
+    poll_->data = this;
+    rc = uv_poll_start(poll_, UV_READABLE, [](uv_poll_t *h, int, int) {
+      static_cast<NativeTaskPool *>(h->data)->OnReadable();
+    });
+    if (rc < 0) uv_close((uv_handle_t *)poll_, [](uv_handle_t *h) { delete (uv_poll_t *)h; });
+  } else {
+    delete poll_;
+  }
+  if (rc < 0) {
+    poll_ = nullptr;
+    error_ = rc;
+    lp_pool_free(pool_);
+    pool_ = nullptr;
+    return;
+  }
+  uv_unref((uv_handle_t *)poll_);
+  // spinUs also makes this thread spin briefly for a completion before its
+  // loop blocks (a uv_prepare), sparing the wake-up's latency.
+  spin_ns_ = (int64_t)o.spin_us * 1000;
+  if (spin_ns_ > 0) {
+    prepare_ = new uv_prepare_t;
+    rc = uv_prepare_init(loop, prepare_);
+    LP_ASSERT(rc == 0);
+    prepare_->data = this;
+    rc = uv_prepare_start(prepare_, [](uv_prepare_t *p) { static_cast<NativeTaskPool *>(p->data)->OnPrepare(); });
+    LP_ASSERT(rc == 0);
+    uv_unref((uv_handle_t *)prepare_);
+  }
+  status = napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
+  LP_ASSERT(status == napi_ok);
+}
+
+// setBuffer(completions: Float64Array, args: Float64Array(5))
+Napi::Value NativeTaskPool::SetBuffer(const Napi::CallbackInfo &info) {
+  Napi::Float64Array arr = info[0].As<Napi::Float64Array>();
+  buffer_ref_ = Napi::Persistent(arr);
+  buffer_ = arr.Data();
+  capacity_ = (int)(arr.ElementLength() / kRecordDoubles);
+  Napi::Float64Array args = info[1].As<Napi::Float64Array>();
+  LP_ASSERT(args.ElementLength() >= 5);
+  args_ref_ = Napi::Persistent(args);
+  args_ = args.Data();
+  return info.Env().Undefined();
+}
+
+// submit(token, kind, view?) -> 0 or -errno. The numbers come from the
+// args Float64Array given to setBuffer() ([n0, n1, n2, offset, length]),
+// which keeps the call to three arguments:
+//   sleep: n0 = ms; waitFd: n0 = fd, n1 = events, n2 = timeout ms (< 0: none)
+//   pread/pwrite: n0 = fd, n1 = position, view[offset, offset + length)
+//   hash: n0 = rounds, view[offset, offset + length)
+Napi::Value NativeTaskPool::Submit(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (pool_ == nullptr) return Napi::Number::New(env, error_ < 0 ? error_ : -ESHUTDOWN);
+  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+  if (token >= tasks_.size()) tasks_.resize((size_t)token + 1, nullptr);
+  NativeTask *t = tasks_[token];
+  if (t == nullptr) {
+    t = tasks_[token] = new NativeTask;
+    t->owner = this;
+    t->token = token;
+    t->pool = pool_;
+  }
+  LP_ASSERT(!t->busy && args_ != nullptr);
+  t->kind = info[1].As<Napi::Number>().Int32Value();
+  t->data = nullptr;
+  t->length = 0;
+  t->result = 0;
+  t->start_ns = t->end_ns = 0;
+  t->started.store(false, std::memory_order_relaxed);
+  const double *a = args_;
+  switch (t->kind) {
+    case kSleep:
+      t->timeout_ms = (int)a[0];
+      break;
+    case kWaitFd:
+      t->fd = (int)a[0];
+      t->events = (unsigned)a[1];
+      t->timeout_ms = (int)a[2];
+      break;
+    case kPread:
+    case kPwrite:
+      t->fd = (int)a[0];
+      t->position = (int64_t)a[1];
+      break;
+    case kHash:
+      t->rounds = (uint32_t)a[0];
+      break;
+    default:
+      break;
+  }
+  if (t->kind == kPread || t->kind == kPwrite || t->kind == kHash) {
+    Napi::TypedArray view = info[2].As<Napi::TypedArray>();
+    t->length = (size_t)a[4];
+    t->data = static_cast<uint8_t *>(view.ArrayBuffer().Data()) + view.ByteOffset() + (size_t)a[3];
+    napi_status status = napi_create_reference(env, view, 1, &t->buffer);
+    LP_ASSERT(status == napi_ok);
+    (void)status;
+  }
+  t->submit_ns = NowNs();
+  t->busy = true;
+  int rc = lp_pool_submit(pool_, Work, DoneThunk, t, &t->id);
+  if (rc == 0) outstanding_++;
+  if (rc < 0) {
+    t->busy = false;
+    if (t->buffer != nullptr) {
+      napi_delete_reference(env, t->buffer);
+      t->buffer = nullptr;
+    }
+  }
+  return Napi::Number::New(env, rc);
+}
+
+// cancel(token) -> 0 (its completion reports -ECANCELED), -EBUSY (running) or -ENOENT
+Napi::Value NativeTaskPool::Cancel(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+  if (pool_ == nullptr || token >= tasks_.size() || tasks_[token] == nullptr || !tasks_[token]->busy)
+    return Napi::Number::New(env, -ENOENT);
+  return Napi::Number::New(env, lp_pool_cancel(pool_, tasks_[token]->id));
+}
+
+// running(token) -> whether its task has started on a pool thread
+Napi::Value NativeTaskPool::Running(const Napi::CallbackInfo &info) {
+  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+  bool running = token < tasks_.size() && tasks_[token] != nullptr && tasks_[token]->busy &&
+                 tasks_[token]->started.load(std::memory_order_relaxed);
+  return Napi::Boolean::New(info.Env(), running);
+}
+
+// Runs on the JS thread, from lp_pool_complete (or lp_pool_free in Close).
+void NativeTaskPool::Done(NativeTask *t, int status) {
+  t->busy = false;
+  outstanding_--;
+  if (t->buffer != nullptr) {
+    napi_status deleted = napi_delete_reference(env_, t->buffer);
+    LP_ASSERT(deleted == napi_ok);
+    (void)deleted;
+    t->buffer = nullptr;
+  }
+  if (closing_ || filled_ >= capacity_) return;
+  double *rec = buffer_ + (size_t)filled_ * kRecordDoubles;
+  bool started = t->started.load(std::memory_order_relaxed);
+  rec[0] = t->token;
+  rec[1] = status;
+  rec[2] = (double)(uint32_t)t->result;
+  rec[3] = (double)(uint32_t)(t->result >> 32);
+  rec[4] = (double)((started ? t->start_ns : NowNs()) - t->submit_ns);
+  rec[5] = (double)(started ? t->end_ns - t->start_ns : 0);
+  filled_++;
+}
+
+// The pool's fd is readable: deliver completions, a buffer-full per JS call.
+void NativeTaskPool::OnReadable() {
+  while (pool_ != nullptr && capacity_ > 0) {
+    filled_ = 0;
+    int n = lp_pool_complete(pool_, capacity_);
+    LP_ASSERT(n >= 0);
+    if (filled_ > 0) {
+      napi_value argv[1];
+      napi_handle_scope scope;
+      if (napi_open_handle_scope(env_, &scope) != napi_ok) return;
+      napi_status status = napi_create_int32(env_, filled_, &argv[0]);
+      LP_ASSERT(status == napi_ok);
+      (void)status;
+      CallBack(env_, async_context_, Napi::ObjectWrap<NativeTaskPool>::operator napi_ref(),
+               on_complete_.operator napi_ref(), 1, argv);
+      napi_close_handle_scope(env_, scope);
+    }
+    if (n < capacity_) break;
+  }
+}
+
+void NativeTaskPool::OnPrepare() {
+  if (pool_ == nullptr || outstanding_ == 0) return;
+  int64_t deadline = NowNs() + spin_ns_;
+  for (unsigned i = 0; lp_pool_ready(pool_) == 0; i++) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if ((i & 31) == 31 && NowNs() >= deadline) return;
+  }
+  OnReadable();
+}
+
+// shutdown(cancelPending) -> how many were cancelled: no new tasks; the
+// running and (unless cancelled) queued ones still complete.
+Napi::Value NativeTaskPool::Shutdown(const Napi::CallbackInfo &info) {
+  if (pool_ == nullptr) return Napi::Number::New(info.Env(), 0);
+  return Napi::Number::New(info.Env(), lp_pool_shutdown(pool_, info[0].As<Napi::Boolean>().Value()));
+}
+
+Napi::Value NativeTaskPool::Stats(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  lp_pool_stats_t st = {};
+  if (pool_ != nullptr) lp_pool_stats(pool_, &st);
+  o.Set("submitted", Napi::Number::New(env, (double)st.submitted));
+  o.Set("completed", Napi::Number::New(env, (double)st.completed));
+  o.Set("failed", Napi::Number::New(env, (double)st.failed));
+  o.Set("cancelled", Napi::Number::New(env, (double)st.cancelled));
+  o.Set("wakeups", Napi::Number::New(env, (double)st.wakeups));
+  o.Set("queued", Napi::Number::New(env, st.queued));
+  o.Set("running", Napi::Number::New(env, st.running));
+  o.Set("threads", Napi::Number::New(env, st.threads));
+  o.Set("idleThreads", Napi::Number::New(env, st.idle_threads));
+  return o;
+}
+
+// ref(bool): whether the completion handle keeps the loop alive (lib/pool.ts
+// refs it while tasks are pending).
+Napi::Value NativeTaskPool::Ref(const Napi::CallbackInfo &info) {
+  bool ref = info[0].As<Napi::Boolean>().Value();
+  if (poll_ != nullptr && ref != refed_) {
+    if (ref)
+      uv_ref((uv_handle_t *)poll_);
+    else
+      uv_unref((uv_handle_t *)poll_);
+  }
+  refed_ = ref;
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeTaskPool::CloseMethod(const Napi::CallbackInfo &info) {
+  Close();
+  return info.Env().Undefined();
+}
+
+// Stops the uv_poll, frees the pool (queued tasks are cancelled, blocking
+// ones end through the stop fd, the others are waited for) and releases
+// every buffer. No completion is delivered to JS after this.
+void NativeTaskPool::Close() {
+  if (pool_ == nullptr && poll_ == nullptr) {
+    for (NativeTask *t : tasks_) delete t;
+    tasks_.clear();
+    return;
+  }
+  closing_ = true;
+  napi_status status = napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
+  LP_ASSERT(status == napi_ok);
+  (void)status;
+  if (poll_ != nullptr) {
+    int rc = uv_poll_stop(poll_);
+    LP_ASSERT(rc == 0);
+    (void)rc;
+    uv_close((uv_handle_t *)poll_, [](uv_handle_t *h) { delete (uv_poll_t *)h; });
+    poll_ = nullptr;
+  }
+  if (prepare_ != nullptr) {
+    uv_prepare_stop(prepare_);
+    uv_close((uv_handle_t *)prepare_, [](uv_handle_t *h) { delete (uv_prepare_t *)h; });
+    prepare_ = nullptr;
+  }
+  if (pool_ != nullptr) {
+    int rc = lp_pool_free(pool_);
+    LP_ASSERT(rc == 0);
+    (void)rc;
+    pool_ = nullptr;
+  }
+  if (async_context_ != nullptr) {
+    napi_async_destroy(env_, async_context_);
+    async_context_ = nullptr;
+  }
+  for (NativeTask *t : tasks_) delete t;
+  tasks_.clear();
+}
+
+}  // namespace
+
+namespace lp_pool_binding {
+
+Napi::Function DefineNativeTaskPool(Napi::Env env) {
+  using T = NativeTaskPool;
+  return T::DefineClass(env, "NativeTaskPool",
+                        {
+                            Method<T, &T::SetBuffer>("setBuffer"),
+                            Method<T, &T::Submit>("submit"),
+                            Method<T, &T::Cancel>("cancel"),
+                            Method<T, &T::Running>("running"),
+                            Method<T, &T::Shutdown>("shutdown"),
+                            Method<T, &T::Stats>("stats"),
+                            Method<T, &T::Ref>("ref"),
+                            Method<T, &T::CloseMethod>("close"),
+                        });
+}
+
+}  // namespace lp_pool_binding

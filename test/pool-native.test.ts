@@ -1,0 +1,182 @@
+// looplet/pool's native tasks (no isolate, on the core's lp_pool_t): sleep,
+// waitFd, pread / pwrite, hash; their errors; cancellation before and after
+// start; maxQueue; closing a pool while blocking tasks run.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENT_READ, EVENT_WRITE } from '../lib/index';
+import { CancelledError, ThreadPool, native, type ThreadPoolOptions } from '../lib/pool';
+import { ensureDist, installFdCleanup, socketpair, thrown, track, waitFor } from './helpers';
+
+installFdCleanup();
+beforeAll(() => ensureDist());
+
+const pools: ThreadPool[] = [];
+function makePool(options: ThreadPoolOptions = {}): ThreadPool {
+  const pool = new ThreadPool({ maxThreads: 2, ...options });
+  pools.push(pool);
+  return pool;
+}
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.shutdown({ cancelPending: true })));
+});
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'looplet-pool-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** FNV-1a 64 of data, `rounds` times chained: what native.hash computes. */
+function fnv1a64(data: Uint8Array, rounds = 1): bigint {
+  let h = 0xcbf29ce484222325n;
+  for (let r = 0; r < rounds; r++) {
+    for (const byte of data) {
+      h ^= BigInt(byte);
+      h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+    }
+  }
+  return h;
+}
+
+describe('native tasks', () => {
+  it('sleep(ms) blocks a pool thread, not the event loop', async () => {
+    const pool = makePool();
+    const t0 = performance.now();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    await pool.submit(native.sleep, 80);
+    clearInterval(timer);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(79);
+    expect(ticks).toBeGreaterThan(3);
+  });
+
+  it('noop() completes with undefined', async () => {
+    const pool = makePool();
+    expect(await pool.submit(native.noop)).toBeUndefined();
+    const futures = Array.from({ length: 5000 }, () => pool.submit(native.noop));
+    await Promise.all(futures);
+    expect(pool.stats().completed).toBeGreaterThanOrEqual(5001);
+  });
+
+  it('waitFd() reports readiness, 0 on timeout, and EBADF for a closed fd', async () => {
+    const pool = makePool();
+    const [a, b] = socketpair();
+    expect(await pool.submit(native.waitFd, a, EVENT_WRITE, 1000)).toBe(EVENT_WRITE);
+    expect(await pool.submit(native.waitFd, a, EVENT_READ, 30)).toBe(0);
+    const ready = pool.submit(native.waitFd, a, EVENT_READ);
+    setTimeout(() => fs.writeSync(b, 'x'), 20);
+    expect(await ready).toBe(EVENT_READ);
+    expect(await pool.submit(native.waitFd, a, EVENT_READ | EVENT_WRITE, 0)).toBe(EVENT_READ | EVENT_WRITE);
+    const closed = fs.openSync('/dev/null', 'r');
+    fs.closeSync(closed);
+    const err = (await pool.submit(native.waitFd, closed, EVENT_READ, 100).then(
+      () => null,
+      (e: unknown) => e,
+    )) as NodeJS.ErrnoException;
+    expect(err.code).toBe('EBADF');
+    expect(err.syscall).toBe('poll');
+    expect(err.errno).toBe(-os.constants.errno.EBADF);
+  });
+
+  it('pread() and pwrite() work at an offset, and report system errors', async () => {
+    const pool = makePool();
+    const file = path.join(tmp, 'data.bin');
+    const fd = track(fs.openSync(file, 'w+'));
+    const payload = Buffer.from('0123456789abcdef');
+    expect(await pool.submit(native.pwrite, fd, payload, 0, payload.length, 100)).toBe(16);
+    expect(await pool.submit(native.pwrite, fd, payload, 10, 6, 0)).toBe(6);
+    expect(fs.statSync(file).size).toBe(116);
+    const out = Buffer.alloc(32, 0);
+    expect(await pool.submit(native.pread, fd, out, 4, 8, 102)).toBe(8);
+    expect(out.toString('latin1', 4, 12)).toBe('23456789');
+    expect(await pool.submit(native.pread, fd, out, 0, 6)).toBe(6);
+    expect(out.toString('latin1', 0, 6)).toBe('abcdef');
+    expect(await pool.submit(native.pread, fd, out, 0, 32, 1000)).toBe(0); // past the end
+    const ro = track(fs.openSync(file, 'r'));
+    const err = (await pool.submit(native.pwrite, ro, payload).catch((e: unknown) => e)) as NodeJS.ErrnoException;
+    expect(err.code).toBe('EBADF');
+    expect(err.syscall).toBe('pwrite');
+    const [s] = socketpair();
+    const spipe = (await pool.submit(native.pread, s, out).catch((e: unknown) => e)) as NodeJS.ErrnoException;
+    expect(spipe.code).toBe('ESPIPE');
+  });
+
+  it('hash() computes FNV-1a 64 off the event loop', async () => {
+    const pool = makePool();
+    const data = Buffer.from('looplet thread pool');
+    expect(await pool.submit(native.hash, data)).toBe(fnv1a64(data));
+    expect(await pool.submit(native.hash, data, 3)).toBe(fnv1a64(data, 3));
+    const view = new Uint16Array([1, 2, 3]);
+    expect(await pool.submit(native.hash, view)).toBe(fnv1a64(new Uint8Array(view.buffer)));
+    expect(await pool.submit(native.hash, new Uint8Array(0))).toBe(0xcbf29ce484222325n);
+  });
+
+  it('validates arguments with Node-style errors', () => {
+    const pool = makePool();
+    expect(thrown(() => pool.submit(native.sleep, -1)).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => pool.submit(native.sleep, 'x' as never)).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(thrown(() => pool.submit(native.waitFd, -1, EVENT_READ)).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => pool.submit(native.waitFd, 0, 4)).code).toBe('ERR_LOOPLET_INVALID_EVENTS');
+    expect(thrown(() => pool.submit(native.waitFd, 0, EVENT_READ, -5)).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => pool.submit(native.pread, 0, 'buf' as never)).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(thrown(() => pool.submit(native.pread, 0, Buffer.alloc(4), 5)).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => pool.submit(native.pread, 0, Buffer.alloc(4), 1, 4)).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => pool.submit(native.pwrite, 0, Buffer.alloc(4), 0, 4, -1)).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => pool.submit(native.hash, Buffer.alloc(1), 0)).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => pool.submit(native.hash, [1] as never)).code).toBe('ERR_INVALID_ARG_TYPE');
+  });
+
+  it('cancel() withdraws a task not started; a running one runs on', async () => {
+    const pool = makePool({ maxThreads: 1 });
+    const running = pool.submit(native.sleep, 100);
+    const queued = pool.submit(native.noop);
+    await waitFor(() => running.running(), 10_000, 'the sleep to start');
+    expect(queued.running()).toBe(false);
+    expect(queued.cancel()).toBe(true);
+    expect(queued.cancelled()).toBe(true);
+    await expect(queued).rejects.toBeInstanceOf(CancelledError);
+    expect(running.cancel()).toBe(false);
+    expect(await running).toBeUndefined();
+    expect(pool.stats().cancelled).toBe(1);
+  });
+
+  it('maxQueue applies to native tasks too, in both modes', async () => {
+    const reject = makePool({ maxThreads: 1, maxQueue: 1 });
+    const r1 = reject.submit(native.sleep, 60);
+    await waitFor(() => r1.running(), 10_000, 'the sleep to start');
+    const r2 = reject.submit(native.noop);
+    expect(thrown(() => reject.submit(native.noop)).code).toBe('ERR_LOOPLET_POOL_QUEUE_FULL');
+    await Promise.all([r1, r2]);
+
+    const hold = makePool({ maxThreads: 1, maxQueue: 1, onQueueFull: 'wait' });
+    const h1 = hold.submit(native.sleep, 40);
+    await waitFor(() => h1.running(), 10_000, 'the sleep to start');
+    const held = Array.from({ length: 4 }, (_, i) => hold.submit(native.hash, Buffer.from([i])));
+    expect(await Promise.all(held)).toEqual([0, 1, 2, 3].map((i) => fnv1a64(Buffer.from([i]))));
+  });
+
+  it('shutdown() with cancelPending cancels queued native tasks and waits for the running one', async () => {
+    const pool = new ThreadPool({ maxThreads: 1 });
+    const running = pool.submit(native.sleep, 50);
+    const queued = pool.submit(native.sleep, 10_000);
+    await waitFor(() => running.running(), 10_000, 'the sleep to start');
+    const t0 = performance.now();
+    await pool.shutdown({ cancelPending: true });
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(queued.cancelled()).toBe(true);
+    expect(await running).toBeUndefined();
+  });
+});
+
+describe('native and JS tasks side by side', () => {
+  it('a pool runs both kinds at once; stats count both', async () => {
+    const pool = makePool({ maxThreads: 2 });
+    const [a, b, c] = await Promise.all([pool.submit(native.sleep, 30), pool.submit((x: number) => x + 1, 1), pool.submit(native.hash, Buffer.from('a'))]);
+    expect(a).toBeUndefined();
+    expect(b).toBe(2);
+    expect(c).toBe(fnv1a64(Buffer.from('a')));
+    const s = pool.stats();
+    expect(s.completed).toBe(3);
+    expect(s.jsThreads).toBe(1);
+    expect(s.nativeThreads).toBeGreaterThanOrEqual(1);
+  });
+});
