@@ -67,10 +67,12 @@ export interface ThreadPoolOptions {
   /** A worker that is told to leave and is still running after this long (ms) is terminated. Default 5000. */
   terminateTimeoutMs?: number;
   /**
-   * Spinning, in µs: an idle thread (native or JS worker) checks for work
-   * this long before it sleeps, and this thread's event loop checks this long
-   * for a completion before it blocks while tasks are out. Lower latency for
-   * back-to-back tasks, more CPU. Default 0 (sleep at once).
+   * Spinning, in µs (0 to 10,000): an idle thread (native or JS worker) checks
+   * for work this long before it sleeps, and this thread's event loop checks
+   * this long for a completion before it blocks while tasks are out. Each
+   * spinning thread backs off while its spins run out (the next 1, 2, 4, ...
+   * 256 idle periods sleep at once), so sporadic work wastes little CPU and
+   * back-to-back tasks skip a wake-up. Default 20; 0 sleeps at once.
    */
   spinUs?: number;
 }
@@ -151,6 +153,10 @@ function workerScript(): string {
   const dir = __filename.endsWith('.ts') ? path.join(packageRoot(), 'dist', 'cjs', 'pool') : path.join(__dirname, 'pool');
   return path.join(dir, 'worker.js');
 }
+
+/** spinUs: the default budget (adaptive: docs/pool.md, "Spinning") and the most allowed. */
+const DEFAULT_SPIN_US = 20;
+const MAX_SPIN_US = 10_000;
 
 function checkCount(name: string, value: unknown, min: number, infinite: boolean): number {
   if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
@@ -256,7 +262,8 @@ export class ThreadPool {
     }
     this.onQueueFull = full;
     this.terminateTimeoutMs = checkMs('options.terminateTimeoutMs', options.terminateTimeoutMs ?? 5000, false)!;
-    this.#spinUs = options.spinUs === undefined ? 0 : checkCount('options.spinUs', options.spinUs, 0, false);
+    this.#spinUs = options.spinUs === undefined ? DEFAULT_SPIN_US : checkCount('options.spinUs', options.spinUs, 0, false);
+    if (this.#spinUs > MAX_SPIN_US) throw outOfRange('options.spinUs', `an integer from 0 to ${MAX_SPIN_US}`, this.#spinUs);
   }
 
   /** Runs task(...args) on a thread; the Future of its outcome. */

@@ -494,6 +494,29 @@ describe('threads', () => {
   });
 });
 
+// Spinning (adaptive, docs/pool.md "Spinning") changes who notices work and
+// completions first, never what arrives: serial round trips (where spins
+// catch), gaps longer than the budget (where they run out and back off) and
+// bursts, with spinning off, at the default and at the most allowed.
+describe('spinning', () => {
+  for (const spinUs of [0, undefined, 10_000]) {
+    it(`spinUs ${spinUs ?? 'default'}: serial, gapped and burst JS and native tasks all complete, in order`, async () => {
+      const { native } = await import('../lib/pool');
+      const pool = makePool({ maxThreads: 2, ...(spinUs === undefined ? {} : { spinUs }) });
+      for (let i = 0; i < 300; i++) expect(await pool.submit((x: number) => x * 2, i)).toBe(i * 2);
+      for (let i = 0; i < 300; i++) expect(await pool.submit(native.noop)).toBeUndefined();
+      for (let i = 0; i < 6; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 12)); // longer than any budget but the largest
+        expect(await pool.submit((x: number) => -x, i)).toBe(-i);
+        expect(await pool.submit(native.noop)).toBeUndefined();
+      }
+      const burst = await Promise.all(Array.from({ length: 2000 }, (_, i) => (i % 2 ? pool.submit(native.noop) : pool.submit((x: number) => x + 1, i))));
+      burst.forEach((v, i) => expect(v).toBe(i % 2 ? undefined : i + 1));
+      expect(pool.stats()).toMatchObject({ completed: 2612, failed: 0, cancelled: 0 });
+    });
+  }
+});
+
 describe('bad input', () => {
   it('options are validated with Node-style codes', () => {
     expect(thrown(() => new ThreadPool(5 as never)).code).toBe('ERR_INVALID_ARG_TYPE');
@@ -505,6 +528,10 @@ describe('bad input', () => {
     expect(thrown(() => new ThreadPool({ execArgv: [1] as never })).code).toBe('ERR_INVALID_ARG_TYPE');
     expect(thrown(() => new ThreadPool({ filename: 7 as never })).code).toBe('ERR_INVALID_ARG_TYPE');
     expect(thrown(() => new ThreadPool({ recycleAfterTasks: 0 })).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => new ThreadPool({ spinUs: '20' as never })).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(thrown(() => new ThreadPool({ spinUs: -1 })).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => new ThreadPool({ spinUs: 10_001 })).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => new ThreadPool({ spinUs: 2.5 })).code).toBe('ERR_OUT_OF_RANGE');
   });
 
   it('tasks are validated', () => {

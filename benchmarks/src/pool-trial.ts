@@ -105,11 +105,11 @@ function postMessagePool(threads: number): Closable {
   };
 }
 
-function makePool(impl: Impl, threads: number, spinUs = 0): Closable {
+function makePool(impl: Impl, threads: number, spinUs?: number): Closable {
   switch (impl) {
     case 'looplet':
     case 'looplet-native': {
-      const pool = new ThreadPool({ minThreads: threads, maxThreads: threads, spinUs });
+      const pool = new ThreadPool({ minThreads: threads, maxThreads: threads, ...(spinUs === undefined ? {} : { spinUs }) });
       const tasks = new Map<string, { filename: string; name: string }>();
       const spec = (name: string) => {
         let s = tasks.get(name);

@@ -48,8 +48,8 @@ const IMPLS: PeerImpl[] = ['looplet', 'looplet-native', 'piscina', 'tinypool', '
 const TASKS: TaskName[] = ['noop', 'spin10', 'spin100'];
 const TASK_LABELS: Record<TaskName, string> = { noop: 'no-op', spin10: '10 µs', spin100: '100 µs' };
 const INFLIGHT = [1, 2, 64];
-/** The spinUs of the serial rows that show that option. */
-const SPIN_US = 20;
+/** The spinUs of the serial rows shown beside the default (adaptive spinning): none. */
+const SPIN_US = 0;
 /** One trial process may run this long before it is killed. */
 const TRIAL_TIMEOUT_MS = 60_000;
 
@@ -67,7 +67,8 @@ export interface PoolBenchResult {
   machine: Machine;
   /** Threads of each pool in the serial and throughput trials. */
   threads: number;
-  serial: Array<Row<SerialOutcome> & { spinUs: number }>;
+  /** spinUs: null for the library's default. */
+  serial: Array<Row<SerialOutcome> & { spinUs: number | null }>;
   throughput: Array<Row<ThroughputOutcome> & { task: TaskName; inflight: number }>;
   /** 64 in flight on spareThreads (the CPUs less one): the event loop keeps a CPU. */
   spare: Array<Row<ThroughputOutcome> & { task: TaskName; inflight: number }>;
@@ -161,10 +162,10 @@ export function runPoolBench(opts: PoolBenchOptions): PoolBenchResult {
   log(`serial round trips (${serialN} each):`);
   const serial: PoolBenchResult['serial'] = IMPLS.map((impl) => {
     log(` ${impl}`);
-    return { spinUs: 0, ...runner.run<SerialOutcome>(impl, { kind: 'serial', threads: 1, n: serialN }) };
+    return { spinUs: null, ...runner.run<SerialOutcome>(impl, { kind: 'serial', threads: 1, n: serialN }) };
   });
-  // looplet's spinUs option: the idle thread and the event loop spin this
-  // long before they sleep (not the default; shown apart).
+  // looplet with spinning off (spinUs 0), beside the default (adaptive
+  // spinning of up to 20 us, docs/pool.md).
   for (const impl of ['looplet', 'looplet-native'] as const) {
     log(` ${impl}(spinUs ${SPIN_US})`);
     serial.push({ spinUs: SPIN_US, ...runner.run<SerialOutcome>(impl, { kind: 'serial', threads: 1, n: serialN, spinUs: SPIN_US }) });
@@ -248,7 +249,7 @@ export function runPoolBench(opts: PoolBenchOptions): PoolBenchResult {
 
 /** Issue 11's targets, from one run. */
 export function poolTargets(r: PoolBenchResult): Target[] {
-  const s = (impl: PeerImpl, spinUs = 0) => ok(r.serial.find((x) => x.impl === impl && x.spinUs === spinUs));
+  const s = (impl: PeerImpl, spinUs: number | null = null) => ok(r.serial.find((x) => x.impl === impl && x.spinUs === spinUs));
   const t = (impl: PeerImpl, task: TaskName, inflight: number) => ok(r.throughput.find((x) => x.impl === impl && x.task === task && x.inflight === inflight));
   const js = s('looplet');
   const pis = s('piscina');
@@ -292,7 +293,7 @@ export function poolTextReport(r: PoolBenchResult): string {
   const cell = <T>(row: Row<T> | undefined, f: (o: T) => string): string => (row === undefined ? '' : row.status === 'ok' ? f(row.out!) : row.status);
   const serial = table(
     ['implementation', 'p50 us', 'p99 us', 'mean us'],
-    r.serial.map((x) => [LABELS[x.impl] + (x.spinUs > 0 ? ` (spinUs ${x.spinUs})` : ''), cell(x, (o) => fmt(o.p50)), cell(x, (o) => fmt(o.p99)), cell(x, (o) => fmt(o.mean))]),
+    r.serial.map((x) => [LABELS[x.impl] + (x.spinUs !== null ? ` (spinUs ${x.spinUs})` : ''), cell(x, (o) => fmt(o.p50)), cell(x, (o) => fmt(o.p99)), cell(x, (o) => fmt(o.mean))]),
     1,
   );
   const heads = TASKS.flatMap((task) => INFLIGHT.map((n) => `${TASK_LABELS[task]} x${n}`));
@@ -377,7 +378,7 @@ export function poolChart(r: PoolBenchResult): string {
     {
       label: 'no-op round trip',
       sublabel: 'p50, whisker p99',
-      bars: r.serial.flatMap((x) => (x.out && x.spinUs === 0 ? [{ series: IMPLS.indexOf(x.impl), value: x.out.p50, p99: x.out.p99 }] : [])),
+      bars: r.serial.flatMap((x) => (x.out && x.spinUs === null ? [{ series: IMPLS.indexOf(x.impl), value: x.out.p50, p99: x.out.p99 }] : [])),
       target: { value: 15, label: 'JS target 15 µs' },
     },
   ];

@@ -8,6 +8,8 @@
  */
 #include "lp_test.h"
 
+#include "../src/core/spin_governor.h"
+
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -557,6 +559,35 @@ static void spinning_threads(lp_backend_t b) {
   CHECK_EQ(lp_pool_free(pool), 0);
 }
 
+/* The spin governor: spins while they catch; a miss sleeps through the next
+ * 1, 2, 4, ... 256 idle periods; a catch halves the back-off. */
+static void spin_governor_backoff(lp_backend_t b) {
+  lp_spin_governor g = {0, 0};
+  int round, i, expect = 1;
+  (void)b;
+  for (i = 0; i < 5; i++) {
+    CHECK(lp_spin_should(&g));
+    lp_spin_result(&g, true);
+  }
+  CHECK_EQ(g.backoff, 0);
+  for (round = 0; round < 12; round++) {
+    CHECK(lp_spin_should(&g));
+    lp_spin_result(&g, false);
+    CHECK_EQ(g.backoff, expect);
+    for (i = 0; i < expect; i++) CHECK(!lp_spin_should(&g));
+    if (expect < LP_SPIN_MAX_BACKOFF) expect *= 2;
+  }
+  CHECK_EQ(g.backoff, LP_SPIN_MAX_BACKOFF);
+  /* A catch halves the back-off: the next miss doubles from there. */
+  CHECK(lp_spin_should(&g));
+  lp_spin_result(&g, true);
+  CHECK_EQ(g.backoff, LP_SPIN_MAX_BACKOFF / 2);
+  CHECK(lp_spin_should(&g));
+  lp_spin_result(&g, false);
+  CHECK_EQ(g.backoff, LP_SPIN_MAX_BACKOFF);
+  CHECK_EQ(g.skip, LP_SPIN_MAX_BACKOFF);
+}
+
 /* Several threads submit and cancel at once while the owner collects:
  * every task ends exactly once, as completed or as cancelled. */
 enum { SUBMITTERS = 3, PER_SUBMITTER = 3000 };
@@ -673,6 +704,7 @@ int main(int argc, char **argv) {
       LPT_ONCE(free_from_pool_thread),
       LPT_ONCE(bad_arguments),
       LPT_ONCE(spinning_threads),
+      LPT_ONCE(spin_governor_backoff),
       LPT_ONCE(concurrent_submitters),
   };
   /* Sanitizer runtimes start a thread of their own with the first thread

@@ -43,6 +43,7 @@
 
 #include "lp_assert.h"
 #include "pool.h"
+#include "spin_governor.h"
 
 namespace {
 
@@ -240,6 +241,7 @@ class JsTaskQueue : public Napi::ObjectWrap<JsTaskQueue> {
   uv_async_t *async_ = nullptr;
   uv_prepare_t *prepare_ = nullptr;  // spin_ns_ > 0 only
   int64_t spin_ns_ = 0;
+  lp_spin_governor governor_ = {};  // this thread's spins (spin_governor.h)
   Napi::FunctionReference on_complete_;
   napi_async_context async_context_ = nullptr;
   Buffers buf_;
@@ -298,7 +300,12 @@ void JsTaskQueue::OnPrepare() {
   if (!shared_) return;
   Shared &s = *shared_;
   if (s.inflight_hint.load(std::memory_order_relaxed) == 0 && s.done_hint.load(std::memory_order_relaxed) == 0) return;
-  if (!SpinUntil(spin_ns_, [&] { return s.done_hint.load(std::memory_order_acquire) != 0; })) return;
+  if (s.done_hint.load(std::memory_order_acquire) == 0) {
+    if (!lp_spin_should(&governor_)) return;
+    bool caught = SpinUntil(spin_ns_, [&] { return s.done_hint.load(std::memory_order_acquire) != 0; });
+    lp_spin_result(&governor_, caught);
+    if (!caught) return;
+  }
   CallBack(env_, async_context_, Napi::ObjectWrap<JsTaskQueue>::operator napi_ref(), on_complete_.operator napi_ref(), 0,
            nullptr);
 }
@@ -599,6 +606,7 @@ class JsTaskWorker : public Napi::ObjectWrap<JsTaskWorker> {
   std::shared_ptr<Shared> shared_;
   uint32_t worker_ = 0;
   int64_t spin_ns_ = 0;
+  lp_spin_governor governor_ = {};  // this thread's spins (spin_governor.h)
   uv_async_t *async_ = nullptr;
   Napi::FunctionReference on_wake_;
   napi_async_context async_context_ = nullptr;
@@ -688,12 +696,12 @@ int JsTaskWorker::TryTakeLocked() {
 int JsTaskWorker::TakeLocked(std::unique_lock<std::mutex> &lock) {
   int r = TryTakeLocked();
   if (r != 0) return r;
-  if (spin_ns_ > 0) {
+  if (spin_ns_ > 0 && lp_spin_should(&governor_)) {
     Shared &s = *shared_;
     lock.unlock();
-    SpinUntil(spin_ns_, [&] {
+    lp_spin_result(&governor_, SpinUntil(spin_ns_, [&] {
       return s.queued_hint.load(std::memory_order_relaxed) != 0 || s.shutdown_hint.load(std::memory_order_relaxed);
-    });
+    }));
     lock.lock();
     r = TryTakeLocked();
     if (r != 0) return r;

@@ -29,6 +29,7 @@
 #include "looplet.h"
 #include "lp_assert.h"
 #include "pool.h"
+#include "spin_governor.h"
 
 namespace lp_pool_binding {
 
@@ -215,6 +216,7 @@ class NativeTaskPool : public Napi::ObjectWrap<NativeTaskPool> {
   uv_poll_t *poll_ = nullptr;
   uv_prepare_t *prepare_ = nullptr;  // spin_ns_ > 0 only
   int64_t spin_ns_ = 0;
+  lp_spin_governor governor_ = {};  // the loop thread's spins before it blocks
   size_t outstanding_ = 0;           // submitted, completion not yet delivered
   std::vector<NativeTask *> tasks_;  // by token
   Napi::FunctionReference on_complete_;
@@ -437,13 +439,22 @@ void NativeTaskPool::OnReadable() {
 
 void NativeTaskPool::OnPrepare() {
   if (pool_ == nullptr || outstanding_ == 0) return;
+  if (lp_pool_ready(pool_) != 0) {
+    OnReadable();
+    return;
+  }
+  if (!lp_spin_should(&governor_)) return;
   int64_t deadline = NowNs() + spin_ns_;
   for (unsigned i = 0; lp_pool_ready(pool_) == 0; i++) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
-    if ((i & 31) == 31 && NowNs() >= deadline) return;
+    if ((i & 31) == 31 && NowNs() >= deadline) {
+      lp_spin_result(&governor_, false);
+      return;
+    }
   }
+  lp_spin_result(&governor_, true);
   OnReadable();
 }
 

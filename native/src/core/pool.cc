@@ -37,6 +37,7 @@
 
 #include "looplet.h"
 #include "lp_assert.h"
+#include "spin_governor.h"
 
 #if defined(__linux__)
 #include <sys/eventfd.h>
@@ -334,20 +335,24 @@ void begin_stop(lp_pool_t *pool) {
 }
 
 // Spins (without mu) until a task is queued, the pool shuts down or the
-// budget is spent. Returns with mu held.
-void spin(lp_pool_t *pool) {
+// budget is spent; whether something came. Returns with mu held.
+bool spin(lp_pool_t *pool) {
   pool->spinning++;
   unlock(&pool->mu);
   int64_t deadline = mono_ns() + pool->spin_ns;
+  bool came = false;
   for (unsigned i = 0;; i++) {
     if (pool->queued.load(std::memory_order_relaxed) != 0 ||
-        pool->stopping.load(std::memory_order_relaxed))
+        pool->stopping.load(std::memory_order_relaxed)) {
+      came = true;
       break;
+    }
     cpu_relax();
     if ((i & 63) == 63 && mono_ns() >= deadline) break;
   }
   lock(&pool->mu);
   pool->spinning--;
+  return came;
 }
 
 // A pool thread: takes tasks in FIFO order; when none is queued, spins,
@@ -357,12 +362,13 @@ void *thread_main(void *arg) {
   tl_pool = pool;
   lock(&pool->mu);
   pool->starting--;
+  lp_spin_governor governor = {};
   for (;;) {
     task *t = pool->queue_head;
     if (t == nullptr) {
       if (pool->shutdown) break;
-      if (pool->spin_ns > 0) {
-        spin(pool);
+      if (pool->spin_ns > 0 && lp_spin_should(&governor)) {
+        lp_spin_result(&governor, spin(pool));
         if (pool->queue_head != nullptr) continue;
         if (pool->shutdown) break;
       }
