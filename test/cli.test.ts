@@ -13,8 +13,22 @@ import { ensureBenchmarksDist, repoRoot } from './helpers';
 
 const bin = path.join(repoRoot, 'bin', 'looplet.js');
 
-function looplet(args: string[]): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [bin, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+function looplet(args: string[], env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [bin, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000, env });
+}
+
+/** Processes still alive whose environment holds `tag` (NAME=value): what a run left behind. */
+function processesTagged(tag: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(tag)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
 }
 
 /** The exit status, with the output attached so that a failure shows why. */
@@ -309,7 +323,14 @@ describe('bench echo', () => {
   it('a tiny run loads every Node and C server with checked ping-pong and writes echo-latest.json and .svg', () => {
     const dir = path.join(out, 'echo');
     const servers = ['looplet', 'looplet-multi', 'poller', 'net', 'c'];
-    const r = looplet(['bench', 'echo', '--conns', '20', '--sizes', '64', '--seconds', '0.3', '--warmup', '0.1', '--servers', servers.join(','), '--workers', '2', '--no-python', '--out', dir]);
+    // A tag in the environment the harness passes on to its servers and load generator,
+    // unique to this run (other suites may run the same programs at the same time).
+    const tag = `LOOPLET_ECHO_TEST_RUN=${process.pid}-${Date.now()}`;
+    const [tagName, tagValue] = tag.split('=');
+    const r = looplet(
+      ['bench', 'echo', '--conns', '20', '--sizes', '64', '--seconds', '0.3', '--warmup', '0.1', '--servers', servers.join(','), '--workers', '2', '--no-python', '--out', dir],
+      { ...process.env, [tagName]: tagValue },
+    );
     expect(statusOf(r)).toMatchObject({ status: 0 });
     expect(r.stdout).toContain('looplet bench echo (full)');
     const result = JSON.parse(fs.readFileSync(path.join(dir, 'echo-latest.json'), 'utf8'));
@@ -337,8 +358,7 @@ describe('bench echo', () => {
     expect(result.targets.filter((t: { pass: boolean | null }) => t.pass === null).length).toBeGreaterThanOrEqual(2);
     expect(fs.readFileSync(path.join(dir, 'echo-latest.svg'), 'utf8')).toContain('looplet StreamServer x2');
     // Every child process is gone: the run reaped its servers and load generator.
-    const left = spawnSync('pgrep', ['-f', `${repoRoot}/(benchmarks/dist/echo-server.js|build-bench/echo/)`], { encoding: 'utf8' });
-    if (left.error === undefined) expect(left.stdout.trim()).toBe('');
+    expect(processesTagged(tag)).toEqual([]);
   }, 60_000);
 
   it('targets: StreamServer against Node net and gevent, switches at 2000, 10,000 connections intact', () => {
