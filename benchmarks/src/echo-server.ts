@@ -45,10 +45,14 @@ function streamServer(port: number, reusePort: boolean): number {
  * and the echo; what the socket does not take waits in a per-connection
  * buffer with interest WRITE (reading paused) until it drains.
  */
+/** The Poller server's listening socket, held for the process's life: a looplet socket
+ * that nothing references is closed when collected (Node 26 collected it at once). */
+let pollerListener: ReturnType<typeof listen> | undefined;
+
 function pollerServer(port: number, reusePort: boolean): number {
   const sys = binding().net;
   const EAGAIN = -os.constants.errno.EAGAIN;
-  const listener = listen({ host: HOST, port, reusePort, backlog: BACKLOG });
+  const listener = (pollerListener = listen({ host: HOST, port, reusePort, backlog: BACKLOG }));
   const lfd = listener.fileno();
   const poller = new Poller<Buffer | null>();
   const buffer = Buffer.allocUnsafe(65536);
