@@ -59,8 +59,16 @@ function getUrl(url) {
   }
 }
 
+// The server counts the requests it holds at once: with the GETs on the pool's
+// threads, up to --threads of them overlap.
+let inFlight = 0;
+let mostInFlight = 0;
 const server = http.createServer((req, res) => {
-  setTimeout(() => res.end(`<html>result for ${decodeURIComponent(req.url)}</html>`), delayMs);
+  mostInFlight = Math.max(mostInFlight, ++inFlight);
+  setTimeout(() => {
+    inFlight--;
+    res.end(`<html>result for ${decodeURIComponent(req.url)}</html>`);
+  }, delayMs);
 });
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${server.address().port}`;
@@ -83,6 +91,7 @@ const fromJobs = await run(() => {
 });
 console.log(`jobs: ${fromJobs.length} pages, same as async code: ${fromJobs.every((html, i) => html === bodies[i])}`);
 console.log(`last time: ${((performance.now() - start) / 1000).toFixed(3)} s (jobs)`);
+console.log(`server: at most ${mostInFlight} requests at once`);
 
 await executor.shutdown();
 server.close();

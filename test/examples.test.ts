@@ -178,10 +178,14 @@ describe('pool examples (the seed programs)', () => {
     expect(lines.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, i) => `<html>result for /s?wd=${i}/</html>`));
     expect(lines[20]).toMatch(/^last time: [0-9.]+ s \(async code\)$/);
     expect(lines[21]).toBe('jobs: 20 pages, same as async code: true');
-    // 20 requests of 60 ms on 3 threads: at least 7 rounds; one after another, 1.2 s.
+    // 20 requests of 60 ms on 3 threads: at least 7 rounds.
     const took = Number(/^last time: ([0-9.]+) s \(jobs\)$/.exec(lines[22])![1]);
     expect(took).toBeGreaterThanOrEqual(0.41);
-    expect(took).toBeLessThan(1.2);
+    // They overlapped, never beyond the pool's 3 threads (counted by the server, not timed:
+    // a loaded machine may start the third worker late).
+    const most = Number(/^server: at most (\d+) requests at once$/.exec(lines[23])![1]);
+    expect(most).toBeGreaterThanOrEqual(2);
+    expect(most).toBeLessThanOrEqual(3);
   });
 
   it('pool-submit-callbacks: each callback gets its future; shutdown waits for the tasks', () => {
