@@ -30,6 +30,7 @@
 //   - uv_async handles are sent to only while their side has not detached:
 //     each side clears its pointer under mu before closing the handle.
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <uv.h>
 
@@ -86,6 +87,7 @@ struct Shared {
   std::vector<uint32_t> done;
   size_t done_head = 0;
   bool notified = false;
+  int64_t notified_ns = 0;  // when notified turned true (NowNs)
   uv_async_t *owner_async = nullptr;
   std::unordered_map<uint32_t, WorkerRec> workers;
   std::vector<uint32_t> idle;
@@ -147,6 +149,10 @@ inline void CpuRelax() {
   __asm__ __volatile__("yield");
 #endif
 }
+
+// How long the owner may leave a completion wake-up unanswered before a
+// worker that finishes a task yields its CPU once (as pool.cc does).
+constexpr int64_t kOwnerLagNs = 100000;
 
 // Spins until cond() holds or budget_ns passes; whether it held.
 template <typename Cond>
@@ -756,6 +762,7 @@ Napi::Value JsTaskWorker::Complete(const Napi::CallbackInfo &info) {
     s.Mirror();
     if (!s.notified && s.owner_async != nullptr) {
       s.notified = true;
+      s.notified_ns = r.end_ns;
       s.wakeups++;
       int rc = uv_async_send(s.owner_async);
       LP_ASSERT(rc == 0);
@@ -768,6 +775,14 @@ Napi::Value JsTaskWorker::Complete(const Napi::CallbackInfo &info) {
     w.retired = true;
     s.RemoveIdle(worker_);
     return Napi::Number::New(env, -1);
+  }
+  // As a core pool thread does (pool.cc, yield_to_lagging_owner): with the
+  // owner's wake-up unanswered for kOwnerLagNs, give the CPU up once, so
+  // that a loop thread waiting for one gets it before this worker's slice ends.
+  if (s.notified && NowNs() - s.notified_ns >= kOwnerLagNs) {
+    lock.unlock();
+    sched_yield();
+    lock.lock();
   }
   return Napi::Number::New(env, TakeLocked(lock));
 }

@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -201,6 +202,7 @@ struct lp_pool_s {
   bool freeing;  // lp_pool_free holds the list of live threads
   std::atomic<bool> stopping;
   bool notified;
+  int64_t notified_ns;  // when notified turned true (mono_ns)
 
   int done_fd[2];
   int stop_fd[2];
@@ -298,9 +300,25 @@ void push_done(lp_pool_t *pool, task *t) {
   pool->ready.store(pool->ready.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   if (!pool->notified) {
     pool->notified = true;
+    pool->notified_ns = mono_ns();
     pool->wakeups++;
     signal_channel(pool->done_fd);
   }
+}
+
+// A pool thread that finishes a task while the owner has left a wake-up
+// unanswered for kOwnerLagNs yields its CPU once (mu not held): with every
+// CPU busy with pool threads, the owner's loop thread, woken but waiting for
+// a CPU, would otherwise wait for a pool thread's time slice to end
+// (milliseconds: the event loop's delay). If the owner is not queued on this
+// CPU the yield returns at once. docs/pool.md, "Keeping the loop responsive".
+constexpr int64_t kOwnerLagNs = 100000;
+
+void yield_to_lagging_owner(lp_pool_t *pool) {
+  if (!pool->notified || mono_ns() - pool->notified_ns < kOwnerLagNs) return;
+  unlock(&pool->mu);
+  sched_yield();
+  lock(&pool->mu);
 }
 
 void unlink_queued(lp_pool_t *pool, task *t) {
@@ -406,6 +424,7 @@ void *thread_main(void *arg) {
       pool->failed++;
     t->status = status;
     push_done(pool, t);
+    yield_to_lagging_owner(pool);
   }
   pool->threads--;
   retire_self(pool);
