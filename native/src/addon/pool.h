@@ -7,6 +7,7 @@
 #define LOOPLET_ADDON_POOL_H
 
 #include <napi.h>
+#include <stdint.h>
 
 // { NativeTaskPool, JsTaskQueue, JsTaskWorker, kinds }
 Napi::Object InitPool(Napi::Env env);
@@ -51,6 +52,25 @@ Napi::ClassPropertyDescriptor<T> Method(const char *name) {
 }
 
 int64_t NowNs();
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+// Spins until cond() holds or budget_ns passes; whether it held.
+template <typename Cond>
+bool SpinUntil(int64_t budget_ns, Cond cond) {
+  int64_t deadline = NowNs() + budget_ns;
+  for (unsigned i = 0;; i++) {
+    if (cond()) return true;
+    CpuRelax();
+    if ((i & 31) == 31 && NowNs() >= deadline) return cond();
+  }
+}
 
 }  // namespace lp_pool_binding
 

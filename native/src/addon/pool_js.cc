@@ -142,29 +142,6 @@ struct Shared {
   }
 };
 
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
-// How long the owner may leave a completion wake-up unanswered before a
-// worker that finishes a task yields its CPU once (as pool.cc does).
-constexpr int64_t kOwnerLagNs = 100000;
-
-// Spins until cond() holds or budget_ns passes; whether it held.
-template <typename Cond>
-bool SpinUntil(int64_t budget_ns, Cond cond) {
-  int64_t deadline = NowNs() + budget_ns;
-  for (unsigned i = 0;; i++) {
-    if (cond()) return true;
-    CpuRelax();
-    if ((i & 31) == 31 && NowNs() >= deadline) return cond();
-  }
-}
-
 struct Registry {
   std::mutex mu;
   uint32_t next_id = 1;
@@ -777,9 +754,9 @@ Napi::Value JsTaskWorker::Complete(const Napi::CallbackInfo &info) {
     return Napi::Number::New(env, -1);
   }
   // As a core pool thread does (pool.cc, yield_to_lagging_owner): with the
-  // owner's wake-up unanswered for kOwnerLagNs, give the CPU up once, so
+  // owner's wake-up unanswered for LP_POOL_OWNER_LAG_NS, give the CPU up once, so
   // that a loop thread waiting for one gets it before this worker's slice ends.
-  if (s.notified && NowNs() - s.notified_ns >= kOwnerLagNs) {
+  if (s.notified && NowNs() - s.notified_ns >= LP_POOL_OWNER_LAG_NS) {
     lock.unlock();
     sched_yield();
     lock.lock();

@@ -439,23 +439,12 @@ void NativeTaskPool::OnReadable() {
 
 void NativeTaskPool::OnPrepare() {
   if (pool_ == nullptr || outstanding_ == 0) return;
-  if (lp_pool_ready(pool_) != 0) {
-    OnReadable();
-    return;
+  bool ready = lp_pool_ready(pool_) != 0;
+  if (!ready && lp_spin_should(&governor_)) {
+    ready = SpinUntil(spin_ns_, [&] { return lp_pool_ready(pool_) != 0; });
+    lp_spin_result(&governor_, ready);
   }
-  if (!lp_spin_should(&governor_)) return;
-  int64_t deadline = NowNs() + spin_ns_;
-  for (unsigned i = 0; lp_pool_ready(pool_) == 0; i++) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-    if ((i & 31) == 31 && NowNs() >= deadline) {
-      lp_spin_result(&governor_, false);
-      return;
-    }
-  }
-  lp_spin_result(&governor_, true);
-  OnReadable();
+  if (ready) OnReadable();
 }
 
 // shutdown(cancelPending) -> how many were cancelled: no new tasks; the

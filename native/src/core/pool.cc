@@ -307,15 +307,13 @@ void push_done(lp_pool_t *pool, task *t) {
 }
 
 // A pool thread that finishes a task while the owner has left a wake-up
-// unanswered for kOwnerLagNs yields its CPU once (mu not held): with every
+// unanswered for LP_POOL_OWNER_LAG_NS yields its CPU once (mu not held): with every
 // CPU busy with pool threads, the owner's loop thread, woken but waiting for
 // a CPU, would otherwise wait for a pool thread's time slice to end
 // (milliseconds: the event loop's delay). If the owner is not queued on this
 // CPU the yield returns at once. docs/pool.md, "Keeping the loop responsive".
-constexpr int64_t kOwnerLagNs = 100000;
-
 void yield_to_lagging_owner(lp_pool_t *pool) {
-  if (!pool->notified || mono_ns() - pool->notified_ns < kOwnerLagNs) return;
+  if (!pool->notified || mono_ns() - pool->notified_ns < LP_POOL_OWNER_LAG_NS) return;
   unlock(&pool->mu);
   sched_yield();
   lock(&pool->mu);

@@ -1,8 +1,9 @@
 /*
  * Adaptive spinning for the idle side of a hand-off (docs/pool.md,
  * "Spinning"). A thread with nothing to do may spin a short budget for the
- * other side's next move before it sleeps: that saves a wake-up (10-20 us on
- * an idle vCPU) when the answer comes quickly, and wastes the budget when it
+ * other side's next move before it sleeps: that saves a wake-up (a serial
+ * pool round trip of two took 13-22 us with spinning off on a 2-vCPU VM,
+ * benchmarks/RESULTS.md) when the answer comes quickly, and wastes the budget when it
  * does not. So spin only while it pays: a spin that runs out makes the next
  * 1, 2, 4, ... 256 idle periods sleep at once; one that catches its event
  * halves that back-off. Sporadic work then costs at most one budget per 257
@@ -23,6 +24,11 @@ typedef struct lp_spin_governor {
 } lp_spin_governor;
 
 #define LP_SPIN_MAX_BACKOFF 256
+
+/* A pool thread (pool.cc) or JS worker (pool_js.cc) that finishes a task while
+ * the owner has left a completion wake-up unanswered this long (ns) yields
+ * its CPU once: docs/pool.md, "Keeping the loop responsive". */
+#define LP_POOL_OWNER_LAG_NS 100000
 
 /* Whether this idle period should spin (counts a back-off down). */
 static inline bool lp_spin_should(lp_spin_governor *g) {
