@@ -101,6 +101,12 @@ export interface NativeTaskPoolHandle {
   setBuffer(completions: Float64Array, args: Float64Array): void;
   /** 0 or -errno (-EAGAIN: queue full, -ESHUTDOWN). */
   submit(token: number, kind: number, view?: ArrayBufferView): number;
+  /**
+   * count tasks of one kind under one lock: records[6i .. 6i + 6) = [token, n0, n1, n2, offset, length],
+   * views[i] their buffers. How many were queued (from the first), or -errno when none was;
+   * all: every one or none (-EAGAIN when maxQueue has room for fewer).
+   */
+  submitMany(kind: number, records: Float64Array, count: number, views: (ArrayBufferView | undefined)[] | undefined, all: boolean): number;
   /** 0: withdrawn (its completion reports -ECANCELED); -EBUSY: running; -ENOENT. */
   cancel(token: number): number;
   /** Whether the token's task has started on a thread. */

@@ -84,6 +84,11 @@ export interface SubmitOptions {
   transfer?: readonly ArrayBuffer[];
 }
 
+export interface SubmitManyOptions {
+  /** Aborting it cancels every future of the batch that has not started. */
+  signal?: AbortSignal;
+}
+
 export interface MapOptions {
   /** Results in input order (default) or in completion order. */
   ordered?: boolean;
@@ -284,6 +289,36 @@ export class ThreadPool {
   }
 
   /**
+   * Runs task(...args) once per argument list, in order: their Futures.
+   * Every list is checked (and a JS task's arguments serialized) before any
+   * task is queued. Native tasks enter the pool in one call, under one lock
+   * of its queue, where n submit() calls would contend with the pool's
+   * threads n times. With onQueueFull 'reject' a batch that does not fit in
+   * maxQueue throws ERR_LOOPLET_POOL_QUEUE_FULL and queues none; with 'wait'
+   * the tasks without room wait for it, in order.
+   */
+  submitMany<A extends unknown[], R>(task: NativeTask<A, R>, argsList: Iterable<A>, options?: SubmitManyOptions): Future<R>[];
+  submitMany<A extends unknown[], R>(task: (...args: A) => R, argsList: Iterable<A>, options?: SubmitManyOptions): Future<Awaited<R>>[];
+  submitMany(task: TaskSpec | string, argsList: Iterable<unknown[]>, options?: SubmitManyOptions): Future<unknown>[];
+  submitMany(task: Task, argsList: Iterable<unknown[]>, options: SubmitManyOptions = {}): Future<unknown>[] {
+    if (this.#shutdown) throw shutdownError();
+    if (argsList === null || typeof argsList !== 'object' || typeof (argsList as Iterable<unknown[]>)[Symbol.iterator] !== 'function') {
+      throw invalidArgType('argsList', 'an iterable of argument arrays', argsList);
+    }
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+    this.#checkTask(task);
+    const lists = Array.from(argsList);
+    for (let i = 0; i < lists.length; i++) {
+      if (!Array.isArray(lists[i])) throw invalidArgType(`argsList[${i}]`, 'an array of arguments', lists[i]);
+    }
+    const futures = isNativeTask(task) ? this.#submitManyNative(task, lists) : this.#submitManyJs(task, lists);
+    if (signal !== undefined) for (const f of futures) this.#watchSignal(f, signal);
+    return futures;
+  }
+
+  /**
    * Runs task(item) for every item, at most `concurrency` at once: the
    * results in input order (or completion order), as an async iterable, and
    * inside a greenlet as a plain iterable. The first failure is thrown where
@@ -390,16 +425,18 @@ export class ThreadPool {
       throw invalidArgType('options.transfer', 'an array of ArrayBuffers', transfer);
     }
     const future = isNativeTask(task) ? this.#submitNative(task, args) : this.#submitJs(task, args, transfer);
-    if (signal !== undefined) {
-      if (signal.aborted) {
-        future.cancel();
-      } else {
-        const onAbort = () => future.cancel();
-        signal.addEventListener('abort', onAbort, { once: true });
-        future.addDoneCallback(() => signal.removeEventListener('abort', onAbort));
-      }
-    }
+    if (signal !== undefined) this.#watchSignal(future, signal);
     return future;
+  }
+
+  #watchSignal(future: Future, signal: AbortSignal): void {
+    if (signal.aborted) {
+      future.cancel();
+    } else {
+      const onAbort = () => future.cancel();
+      signal.addEventListener('abort', onAbort, { once: true });
+      future.addDoneCallback(() => signal.removeEventListener('abort', onAbort));
+    }
   }
 
   #taskId(task: Exclude<Task, NativeTask>): number {
@@ -476,6 +513,22 @@ export class ThreadPool {
   #submitJs(task: Exclude<Task, NativeTask>, args: unknown[], transfer: readonly ArrayBuffer[] | undefined): Future {
     const taskId = this.#taskId(task);
     const bytes = args.length === 0 ? undefined : encodeArgs(args, transfer);
+    return this.#pushJs(taskId, bytes);
+  }
+
+  #submitManyJs(task: Exclude<Task, NativeTask>, lists: unknown[][]): Future[] {
+    const taskId = this.#taskId(task);
+    const encoded = lists.map((args) => (args.length === 0 ? undefined : encodeArgs(args, undefined)));
+    const q = this.#jsQueue();
+    if (this.onQueueFull === 'reject' && this.maxQueue !== Infinity && q.stats().queued + lists.length > this.maxQueue) {
+      throw queueFullError(this.maxQueue);
+    }
+    // The queue's room only grows until the next push (only this thread
+    // pushes), so none of these throws for a full queue.
+    return encoded.map((bytes) => this.#pushJs(taskId, bytes));
+  }
+
+  #pushJs(taskId: number, bytes: Uint8Array | undefined): Future {
     const q = this.#jsQueue();
     const future = futureNew<unknown>(this.#owner);
     if (this.#jsHeld.length > 0) {
@@ -530,6 +583,54 @@ export class ThreadPool {
     this.#nFutures[token] = future;
     this.#addPending();
     return future;
+  }
+
+  #submitManyNative(task: NativeTask, lists: unknown[][]): Future[] {
+    const kind = task[NATIVE];
+    const n = lists.length;
+    const records = new Float64Array(n * 6);
+    let views: (ArrayBufferView | undefined)[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const view = nativeArgs(kind, lists[i], this.#nArgs);
+      records.set(this.#nArgs, i * 6 + 1);
+      if (view !== undefined) (views ??= new Array<ArrayBufferView | undefined>(n))[i] = view;
+    }
+    const np = this.#nativePool();
+    const futures = new Array<Future>(n);
+    for (let i = 0; i < n; i++) futures[i] = futureNew<unknown>(this.#owner);
+    let taken = 0;
+    if (this.#nHeld.length === 0 && n > 0) {
+      for (let i = 0; i < n; i++) {
+        const token = this.#nFree.length > 0 ? this.#nFree.pop()! : this.#nFutures.length;
+        this.#nFutures[token] = futures[i]; // reserves the token
+        this.#nKinds[token] = kind;
+        this.#nFds[token] = records[i * 6 + 1];
+        records[i * 6] = token;
+      }
+      const rc = np.submitMany(NATIVE_KINDS[kind], records, n, views, this.onQueueFull === 'reject');
+      taken = Math.max(rc, 0);
+      for (let i = taken; i < n; i++) {
+        const token = records[i * 6];
+        this.#nFutures[token] = undefined;
+        this.#nFree.push(token);
+      }
+      if (rc < 0) {
+        if (rc !== EAGAIN()) throw shutdownError();
+        if (np.stats().threads === 0) throw systemError(rc, 'pthread_create');
+        if (this.onQueueFull === 'reject') throw queueFullError(this.maxQueue);
+      }
+      for (let i = 0; i < taken; i++) {
+        futurePlace(futures[i], KIND_NATIVE, records[i * 6]);
+        this.#addPending();
+      }
+    }
+    // The rest wait for room (onQueueFull 'wait'; with 'reject', only when
+    // memory ran out part way), in order.
+    for (let i = taken; i < n; i++) {
+      this.#nArgs.set(records.subarray(i * 6 + 1, i * 6 + 6));
+      this.#holdNative(futures[i], kind, views?.[i]);
+    }
+    return futures;
   }
 
   #holdNative(future: Future, kind: keyof typeof NATIVE_KINDS, view: ArrayBufferView | undefined): void {

@@ -167,6 +167,77 @@ describe('native tasks', () => {
   });
 });
 
+describe('submitMany', () => {
+  it('submits a batch in one call: futures in order, no result lost or duplicated', async () => {
+    const pool = makePool();
+    const bufs = Array.from({ length: 20_000 }, (_, i) => Buffer.from(String(i)));
+    const futures = pool.submitMany(native.hash, bufs.map((b) => [b] as [Buffer]));
+    expect(futures).toHaveLength(bufs.length);
+    const got = await Promise.all(futures);
+    const want = bufs.map((b) => fnv1a64(b));
+    expect(got).toEqual(want);
+    expect(pool.stats().completed).toBe(bufs.length);
+    expect(pool.submitMany(native.noop, [])).toEqual([]);
+    // A batch with its own views and numbers per task.
+    const file = path.join(tmp, 'many.bin');
+    const fd = fs.openSync(file, 'w+');
+    try {
+      const parts = ['alpha', 'beta', 'gamma'].map((w) => Buffer.from(w));
+      const offsets = [0, 5, 9];
+      const written = await Promise.all(pool.submitMany(native.pwrite, parts.map((b, i) => [fd, b, 0, b.length, offsets[i]] as [number, Buffer, number, number, number])));
+      expect(written).toEqual([5, 4, 5]);
+      expect(fs.readFileSync(file, 'latin1')).toBe('alphabetagamma');
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('checks every argument list before it queues any', async () => {
+    const pool = makePool();
+    const before = pool.stats();
+    expect(thrown(() => pool.submitMany(native.sleep, [[1], [-1]])).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => pool.submitMany(native.sleep, [[1], 5 as never])).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(thrown(() => pool.submitMany(native.noop, 3 as never)).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(thrown(() => pool.submitMany(native.noop, [[]], null as never)).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(thrown(() => pool.submitMany(native.noop, [[]], { signal: {} as never })).code).toBe('ERR_INVALID_ARG_TYPE');
+    const after = pool.stats();
+    expect(after.completed + after.queued + after.running).toBe(before.completed + before.queued + before.running);
+  });
+
+  it("maxQueue: 'reject' refuses a batch that does not fit whole; 'wait' holds the rest in order", async () => {
+    const reject = makePool({ maxThreads: 1, maxQueue: 3 });
+    const r1 = reject.submit(native.sleep, 60);
+    await waitFor(() => r1.running(), 10_000, 'the sleep to start');
+    expect(thrown(() => reject.submitMany(native.noop, [[], [], [], []])).code).toBe('ERR_LOOPLET_POOL_QUEUE_FULL');
+    expect(reject.stats().queued).toBe(0);
+    const fit = reject.submitMany(native.noop, [[], [], []]);
+    expect(reject.stats().queued).toBe(3);
+    await Promise.all([r1, ...fit]);
+
+    const hold = makePool({ maxThreads: 1, maxQueue: 2, onQueueFull: 'wait' });
+    const h1 = hold.submit(native.sleep, 40);
+    await waitFor(() => h1.running(), 10_000, 'the sleep to start');
+    const held = hold.submitMany(native.hash, [0, 1, 2, 3, 4, 5].map((i) => [Buffer.from([i])] as [Buffer]));
+    expect(hold.stats().queued).toBe(6);
+    expect(held[5].cancel()).toBe(true);
+    expect(await Promise.all(held.slice(0, 5))).toEqual([0, 1, 2, 3, 4].map((i) => fnv1a64(Buffer.from([i]))));
+    await expect(held[5]).rejects.toBeInstanceOf(CancelledError);
+  });
+
+  it('an AbortSignal cancels the tasks of the batch not started; after shutdown it throws', async () => {
+    const pool = new ThreadPool({ maxThreads: 1 });
+    const ac = new AbortController();
+    const [first, ...rest] = pool.submitMany(native.sleep, [[50], [10_000], [10_000]], { signal: ac.signal });
+    await waitFor(() => first.running(), 10_000, 'the sleep to start');
+    ac.abort();
+    expect(rest.every((f) => f.cancelled())).toBe(true);
+    expect(first.cancelled()).toBe(false);
+    expect(await first).toBeUndefined();
+    await pool.shutdown();
+    expect(thrown(() => pool.submitMany(native.noop, [[]])).code).toBe('ERR_LOOPLET_POOL_SHUTDOWN');
+  });
+});
+
 describe('native and JS tasks side by side', () => {
   it('a pool runs both kinds at once; stats count both', async () => {
     const pool = makePool({ maxThreads: 2 });

@@ -401,6 +401,29 @@ describe('maxQueue', () => {
   });
 });
 
+describe('submitMany with JS tasks', () => {
+  it('runs one task per argument list, futures in order', async () => {
+    const pool = makePool();
+    const add = (a: number, b: number) => a + b;
+    const futures = pool.submitMany(add, Array.from({ length: 500 }, (_, i) => [i, 1] as [number, number]));
+    expect(await Promise.all(futures)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    expect(await Promise.all(pool.submitMany(task('add'), [[1, 2], [3, 4]]))).toEqual([3, 7]);
+  });
+
+  it('serializes every argument list before it queues any; a batch over maxQueue is refused whole', async () => {
+    const pool = makePool({ maxThreads: 1, maxQueue: 2 });
+    const before = pool.stats().completed;
+    expect(() => pool.submitMany(task('add'), [[1, 2], [() => 1, 2]])).toThrow();
+    const running = pool.submit(task('block'), 50);
+    await waitFor(() => running.running(), 10_000, 'the first task to start');
+    expect(thrown(() => pool.submitMany(task('add'), [[1, 0], [2, 0], [3, 0]])).code).toBe('ERR_LOOPLET_POOL_QUEUE_FULL');
+    expect(pool.stats().queued).toBe(0);
+    expect(await Promise.all(pool.submitMany(task('add'), [[1, 0], [2, 0]]))).toEqual([1, 2]);
+    await running;
+    expect(pool.stats().completed).toBe(before + 3);
+  });
+});
+
 describe('map and asCompleted', () => {
   it('map() yields results in input order, with bounded concurrency', async () => {
     const pool = makePool({ maxThreads: 2 });

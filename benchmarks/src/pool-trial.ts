@@ -13,11 +13,13 @@ import { benchAddon } from './native';
 
 export type Impl = 'looplet' | 'looplet-native' | 'piscina' | 'tinypool' | 'postMessage' | 'napi-async-work';
 export type TaskName = 'noop' | 'spin10' | 'spin100';
+/** How a batch enters the pool: one submitMany() call, or submit() per task. */
+export type BatchVia = 'submitMany' | 'submit';
 
 export type PoolTrial =
   | { kind: 'serial'; impl: Impl; threads: number; n: number; spinUs?: number }
   | { kind: 'throughput'; impl: Impl; threads: number; task: TaskName; inflight: number; ms: number; warmupMs: number; spinUs?: number }
-  | { kind: 'batched'; threads: number; batch: number; ms: number; warmupMs: number }
+  | { kind: 'batched'; threads: number; batch: number; via: BatchVia; ms: number; warmupMs: number }
   | { kind: 'speedup'; impl: 'looplet' | 'looplet-native' | 'piscina'; threads: number; tasks: number; bytes: number };
 
 export interface SerialOutcome {
@@ -253,17 +255,23 @@ async function throughput(submit: Submit, ms: number, warmupMs: number, inflight
 /**
  * Native no-ops submitted `batch` at a time from one synchronous loop (one
  * wakeup of this thread per batch of completions), a new batch once the last
- * one is done, for `ms`.
+ * one is done, for `ms`: by one submitMany() call per batch, or by submit()
+ * per task.
  */
-async function batched(threads: number, batch: number, ms: number, warmupMs: number): Promise<BatchedOutcome> {
+async function batched(threads: number, batch: number, via: BatchVia, ms: number, warmupMs: number): Promise<BatchedOutcome> {
   const pool = new ThreadPool({ minThreads: threads, maxThreads: threads });
+  const lists: [][] = Array.from({ length: batch }, () => []);
   const round = () =>
     new Promise<void>((resolve) => {
       let left = batch;
       const done = (): void => {
         if (--left === 0) resolve();
       };
-      for (let i = 0; i < batch; i++) pool.submit(native.noop).addDoneCallback(done);
+      if (via === 'submitMany') {
+        for (const f of pool.submitMany(native.noop, lists)) f.addDoneCallback(done);
+      } else {
+        for (let i = 0; i < batch; i++) pool.submit(native.noop).addDoneCallback(done);
+      }
     });
   const run = async (forMs: number): Promise<number> => {
     const deadline = performance.now() + forMs;
@@ -304,7 +312,7 @@ async function main(): Promise<void> {
   const trial = JSON.parse(process.argv[2]) as PoolTrial;
   let out: unknown;
   if (trial.kind === 'batched') {
-    out = await batched(trial.threads, trial.batch, trial.ms, trial.warmupMs);
+    out = await batched(trial.threads, trial.batch, trial.via, trial.ms, trial.warmupMs);
   } else if (trial.kind === 'speedup') {
     out = await speedup(trial);
   } else {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { machineInfo, machineLine, table, targetLines, writeResults, type Machine, type Target } from './report';
-import type { BatchedOutcome, Impl, PoolTrial, SerialOutcome, SpeedupOutcome, TaskName, ThroughputOutcome } from './pool-trial';
+import type { BatchVia, BatchedOutcome, Impl, PoolTrial, SerialOutcome, SpeedupOutcome, TaskName, ThroughputOutcome } from './pool-trial';
 import { fmt } from './stats';
 import { logBarChart, stackCharts, type BarGroup } from './svg';
 
@@ -74,7 +74,7 @@ export interface PoolBenchResult {
   spare: Array<Row<ThroughputOutcome> & { task: TaskName; inflight: number }>;
   spareThreads: number;
   /** With 1 pool thread and with `threads`. */
-  batched: Array<Row<BatchedOutcome> & { batch: number; threads: number }>;
+  batched: Array<Row<BatchedOutcome> & { batch: number; threads: number; via?: BatchVia }>;
   speedup: Array<Row<SpeedupOutcome> & { threads: number; tasks: number; bytes: number; speedup?: number }>;
   targets: Target[];
   notes: string[];
@@ -203,7 +203,9 @@ export function runPoolBench(opts: PoolBenchOptions): PoolBenchResult {
   // Batched native no-ops.
   const batch = 1024;
   log('batched native no-ops\n');
-  const batched = [1, threads].map((t) => ({ batch, threads: t, ...runner.run<BatchedOutcome>('looplet-native', { kind: 'batched', threads: t, batch, ms, warmupMs }) }));
+  const batched = (['submitMany', 'submit'] as const).flatMap((via) =>
+    [1, threads].map((t) => ({ batch, threads: t, via, ...runner.run<BatchedOutcome>('looplet-native', { kind: 'batched', threads: t, batch, via, ms, warmupMs }) })),
+  );
 
   // Speed-up of a CPU-bound task over 1..N threads (N: the CPUs, and twice that).
   const threadCounts = [...new Set([1, ...Array.from({ length: cpus }, (_, i) => i + 1), 2 * cpus])].sort((a, b) => a - b);
@@ -258,7 +260,7 @@ export function poolTargets(r: PoolBenchResult): Target[] {
   const pis64 = t('piscina', 'noop', 64);
   const batchedRows = r.batched.filter((x) => x.out);
   const best = batchedRows.reduce<(typeof batchedRows)[number] | undefined>((w, x) => (w === undefined || x.out!.tasksPerSec > w.out!.tasksPerSec ? x : w), undefined);
-  const batchedDetail = batchedRows.map((x) => `${rate(x.out!.tasksPerSec)} tasks/s with ${x.threads} thread${x.threads === 1 ? '' : 's'}`).join(', ');
+  const batchedDetail = batchedRows.map((x) => `${rate(x.out!.tasksPerSec)} tasks/s with ${x.threads} thread${x.threads === 1 ? '' : 's'} by ${x.via ?? 'submit'}()`).join(', ');
   const jsSpin = s('looplet', SPIN_US);
   const natSpin = s('looplet-native', SPIN_US);
   const spinNote = (o: SerialOutcome | undefined) => (o ? `; with spinUs ${SPIN_US}: ${fmt(o.p50)} us` : '');
@@ -358,8 +360,8 @@ export function poolTextReport(r: PoolBenchResult): string {
     '',
     spareTable,
     '',
-    `Batched native no-ops: ${r.batched[0]?.batch} submitted at once from one loop, the next batch when all are done`,
-    ...r.batched.map((b) => `  ${b.threads} pool thread${b.threads === 1 ? ': ' : 's:'} ${cell(b, (o) => `${rate(o.tasksPerSec)} tasks/s, main thread ${fmt(o.mainCpuUs)} us CPU per task`)}`),
+    `Batched native no-ops: ${r.batched[0]?.batch} submitted at once from one loop (one submitMany() call, or submit() per task), the next batch when all are done`,
+    ...r.batched.map((b) => `  ${`${b.via ?? 'submit'}(),`.padEnd(14)}${b.threads} pool thread${b.threads === 1 ? ': ' : 's:'} ${cell(b, (o) => `${rate(o.tasksPerSec)} tasks/s, main thread ${fmt(o.mainCpuUs)} us CPU per task`)}`),
     '',
     `Speed-up of a CPU-bound task (${s0?.tasks ?? '?'} tasks at once, each a hash of ${((s0?.bytes ?? 0) / 2 ** 20).toFixed(0)} MiB: FNV-1a in JS, native.hash, sha256 in Python), wall ms (best of 3) and speed-up over 1 thread`,
     `  (${r.machine.cpus} CPUs on this machine)`,

@@ -397,6 +397,17 @@ LP_EXTERN int lp_pool_free(lp_pool_t *pool);
  */
 LP_EXTERN int lp_pool_submit(lp_pool_t *pool, lp_pool_work_fn work, lp_pool_done_fn done,
                              void *arg, uint64_t *id);
+/*
+ * Queues n tasks that share work and done, with args[i] each, under one lock
+ * (one wake-up of the pool per idle thread needed, where n lp_pool_submit
+ * calls contend with the pool threads n times). ids (may be NULL) gets n ids.
+ * Returns how many were queued, from the first: n, or fewer when max_queue
+ * leaves room for fewer (or memory runs out); 0 when n is 0. Nothing is
+ * queued on error: -EINVAL (work NULL, or args NULL with n > 0), -EAGAIN,
+ * -ESHUTDOWN, -ENOMEM as for lp_pool_submit.
+ */
+LP_EXTERN int lp_pool_submit_many(lp_pool_t *pool, lp_pool_work_fn work, lp_pool_done_fn done,
+                                  void *const *args, uint64_t *ids, unsigned n);
 /* Withdraws a task that has not started: 0 (its done gets -ECANCELED);
  * -EBUSY: it is running; -ENOENT: no such task, or it has finished. */
 LP_EXTERN int lp_pool_cancel(lp_pool_t *pool, uint64_t id);

@@ -196,6 +196,7 @@ class NativeTaskPool : public Napi::ObjectWrap<NativeTaskPool> {
 
   Napi::Value SetBuffer(const Napi::CallbackInfo &info);
   Napi::Value Submit(const Napi::CallbackInfo &info);
+  Napi::Value SubmitMany(const Napi::CallbackInfo &info);
   Napi::Value Cancel(const Napi::CallbackInfo &info);
   Napi::Value Running(const Napi::CallbackInfo &info);
   Napi::Value Shutdown(const Napi::CallbackInfo &info);
@@ -207,6 +208,8 @@ class NativeTaskPool : public Napi::ObjectWrap<NativeTaskPool> {
 
  private:
   void Close();
+  NativeTask *Prepare(napi_env env, uint32_t token, int kind, const double *a, napi_value view);
+  void Unprepare(napi_env env, NativeTask *t);
   void OnReadable();
   void OnPrepare();
   static void OnEnvCleanup(void *arg) { static_cast<NativeTaskPool *>(arg)->Close(); }
@@ -230,6 +233,9 @@ class NativeTaskPool : public Napi::ObjectWrap<NativeTaskPool> {
   bool closing_ = false;
   bool refed_ = false;
   int error_ = 0;  // lp_pool_new's or uv_poll's failure, reported by submit
+  size_t max_queue_ = 0;            // 0: unbounded
+  std::vector<void *> batch_;       // submitMany's tasks, reused
+  std::vector<uint64_t> ids_;       // and their ids
 };
 
 void DoneThunk(void *arg, int status) {
@@ -245,6 +251,7 @@ NativeTaskPool::NativeTaskPool(const Napi::CallbackInfo &info) : Napi::ObjectWra
   o.min_threads = info[0].As<Napi::Number>().Uint32Value();
   o.max_threads = info[1].As<Napi::Number>().Uint32Value();
   o.max_queue = (size_t)info[2].As<Napi::Number>().Int64Value();
+  max_queue_ = o.max_queue;
   o.idle_timeout_ms = info[3].As<Napi::Number>().Int32Value();
   o.spin_us = info[4].As<Napi::Number>().Uint32Value();
   o.stack_size = (size_t)info[5].As<Napi::Number>().Int64Value();
@@ -309,16 +316,11 @@ Napi::Value NativeTaskPool::SetBuffer(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// submit(token, kind, view?) -> 0 or -errno. The numbers come from the
-// args Float64Array given to setBuffer() ([n0, n1, n2, offset, length]),
-// which keeps the call to three arguments:
-//   sleep: n0 = ms; waitFd: n0 = fd, n1 = events, n2 = timeout ms (< 0: none)
-//   pread/pwrite: n0 = fd, n1 = position, view[offset, offset + length)
-//   hash: n0 = rounds, view[offset, offset + length)
-Napi::Value NativeTaskPool::Submit(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (pool_ == nullptr) return Napi::Number::New(env, error_ < 0 ? error_ : -ESHUTDOWN);
-  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+// Fills token's task from kind and the numbers a ([n0, n1, n2, offset,
+// length]; see submit) and view (the buffer of pread/pwrite/hash), ready
+// for lp_pool_submit*.
+NativeTask *NativeTaskPool::Prepare(napi_env env, uint32_t token, int kind, const double *a,
+                                    napi_value view) {
   if (token >= tasks_.size()) tasks_.resize((size_t)token + 1, nullptr);
   NativeTask *t = tasks_[token];
   if (t == nullptr) {
@@ -327,14 +329,13 @@ Napi::Value NativeTaskPool::Submit(const Napi::CallbackInfo &info) {
     t->token = token;
     t->pool = pool_;
   }
-  LP_ASSERT(!t->busy && args_ != nullptr);
-  t->kind = info[1].As<Napi::Number>().Int32Value();
+  LP_ASSERT(!t->busy);
+  t->kind = kind;
   t->data = nullptr;
   t->length = 0;
   t->result = 0;
   t->start_ns = t->end_ns = 0;
   t->started.store(false, std::memory_order_relaxed);
-  const double *a = args_;
   switch (t->kind) {
     case kSleep:
       t->timeout_ms = (int)a[0];
@@ -356,24 +357,90 @@ Napi::Value NativeTaskPool::Submit(const Napi::CallbackInfo &info) {
       break;
   }
   if (t->kind == kPread || t->kind == kPwrite || t->kind == kHash) {
-    Napi::TypedArray view = info[2].As<Napi::TypedArray>();
+    Napi::TypedArray v(env, view);
     t->length = (size_t)a[4];
-    t->data = static_cast<uint8_t *>(view.ArrayBuffer().Data()) + view.ByteOffset() + (size_t)a[3];
+    t->data = static_cast<uint8_t *>(v.ArrayBuffer().Data()) + v.ByteOffset() + (size_t)a[3];
     napi_status status = napi_create_reference(env, view, 1, &t->buffer);
     LP_ASSERT(status == napi_ok);
     (void)status;
   }
-  t->submit_ns = NowNs();
   t->busy = true;
-  int rc = lp_pool_submit(pool_, Work, DoneThunk, t, &t->id);
-  if (rc == 0) outstanding_++;
-  if (rc < 0) {
-    t->busy = false;
-    if (t->buffer != nullptr) {
-      napi_delete_reference(env, t->buffer);
-      t->buffer = nullptr;
-    }
+  return t;
+}
+
+// Undoes Prepare for a task the pool did not take.
+void NativeTaskPool::Unprepare(napi_env env, NativeTask *t) {
+  t->busy = false;
+  if (t->buffer != nullptr) {
+    napi_delete_reference(env, t->buffer);
+    t->buffer = nullptr;
   }
+}
+
+// submit(token, kind, view?) -> 0 or -errno. The numbers come from the
+// args Float64Array given to setBuffer() ([n0, n1, n2, offset, length]),
+// which keeps the call to three arguments:
+//   sleep: n0 = ms; waitFd: n0 = fd, n1 = events, n2 = timeout ms (< 0: none)
+//   pread/pwrite: n0 = fd, n1 = position, view[offset, offset + length)
+//   hash: n0 = rounds, view[offset, offset + length)
+Napi::Value NativeTaskPool::Submit(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (pool_ == nullptr) return Napi::Number::New(env, error_ < 0 ? error_ : -ESHUTDOWN);
+  LP_ASSERT(args_ != nullptr);
+  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
+  NativeTask *t = Prepare(env, token, info[1].As<Napi::Number>().Int32Value(), args_, info[2]);
+  t->submit_ns = NowNs();
+  int rc = lp_pool_submit(pool_, Work, DoneThunk, t, &t->id);
+  if (rc == 0)
+    outstanding_++;
+  else
+    Unprepare(env, t);
+  return Napi::Number::New(env, rc);
+}
+
+// submitMany(kind, records: Float64Array, count, views?, all) -> how many
+// were queued (from the first), or -errno when none was. Record i is
+// records[6i .. 6i + 6) = [token, n0, n1, n2, offset, length] (submit's
+// numbers), views[i] its buffer (pread/pwrite/hash). One lock of the pool
+// for the whole batch. all: take every one or none (-EAGAIN when maxQueue
+// leaves room for fewer).
+Napi::Value NativeTaskPool::SubmitMany(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (pool_ == nullptr) return Napi::Number::New(env, error_ < 0 ? error_ : -ESHUTDOWN);
+  int kind = info[0].As<Napi::Number>().Int32Value();
+  Napi::Float64Array records = info[1].As<Napi::Float64Array>();
+  uint32_t count = info[2].As<Napi::Number>().Uint32Value();
+  LP_ASSERT((size_t)count * kRecordDoubles <= records.ElementLength());
+  bool has_views = info[3].IsArray();
+  Napi::Array views = has_views ? info[3].As<Napi::Array>() : Napi::Array();
+  bool all = info[4].ToBoolean();
+  if (count == 0) return Napi::Number::New(env, 0);
+  if (all && max_queue_ > 0) {
+    lp_pool_stats_t st;
+    lp_pool_stats(pool_, &st);
+    if (st.queued + count > max_queue_) return Napi::Number::New(env, -EAGAIN);
+  }
+  const double *r = records.Data();
+  batch_.resize(count);
+  ids_.resize(count);
+  int64_t now = NowNs();
+  for (uint32_t i = 0; i < count; i++) {
+    const double *rec = r + (size_t)i * kRecordDoubles;
+    napi_value view = has_views ? (napi_value)views.Get(i) : nullptr;
+    NativeTask *t = Prepare(env, (uint32_t)rec[0], kind, rec + 1, view);
+    t->submit_ns = now;
+    batch_[i] = t;
+  }
+  int rc = lp_pool_submit_many(pool_, Work, DoneThunk, batch_.data(), ids_.data(), count);
+  uint32_t taken = rc > 0 ? (uint32_t)rc : 0;
+  for (uint32_t i = 0; i < count; i++) {
+    NativeTask *t = static_cast<NativeTask *>(batch_[i]);
+    if (i < taken)
+      t->id = ids_[i];
+    else
+      Unprepare(env, t);
+  }
+  outstanding_ += taken;
   return Napi::Number::New(env, rc);
 }
 
@@ -539,6 +606,7 @@ Napi::Function DefineNativeTaskPool(Napi::Env env) {
                         {
                             Method<T, &T::SetBuffer>("setBuffer"),
                             Method<T, &T::Submit>("submit"),
+                            Method<T, &T::SubmitMany>("submitMany"),
                             Method<T, &T::Cancel>("cancel"),
                             Method<T, &T::Running>("running"),
                             Method<T, &T::Shutdown>("shutdown"),

@@ -602,7 +602,14 @@ int lp_pool_free(lp_pool_t *pool) {
 
 int lp_pool_submit(lp_pool_t *pool, lp_pool_work_fn work, lp_pool_done_fn done, void *arg,
                    uint64_t *id) {
-  if (work == nullptr) return -EINVAL;
+  int rc = lp_pool_submit_many(pool, work, done, &arg, id, 1);
+  return rc == 1 ? 0 : rc;
+}
+
+int lp_pool_submit_many(lp_pool_t *pool, lp_pool_work_fn work, lp_pool_done_fn done,
+                        void *const *args, uint64_t *ids, unsigned n) {
+  if (work == nullptr || (n > 0 && args == nullptr)) return -EINVAL;
+  if (n == 0) return 0;
   if (pool->reap_due.load(std::memory_order_relaxed) && tl_pool != pool) reap(pool);
   lock(&pool->mu);
   if (pool->shutdown) {
@@ -610,19 +617,36 @@ int lp_pool_submit(lp_pool_t *pool, lp_pool_work_fn work, lp_pool_done_fn done, 
     return -ESHUTDOWN;
   }
   unsigned queued = pool->queued.load(std::memory_order_relaxed);
-  if (pool->max_queue > 0 && queued >= pool->max_queue) {
-    unlock(&pool->mu);
-    return -EAGAIN;
+  unsigned k = n > (unsigned)INT_MAX ? (unsigned)INT_MAX : n;  // the count is returned as an int
+  if (pool->max_queue > 0) {
+    if (queued >= pool->max_queue) {
+      unlock(&pool->mu);
+      return -EAGAIN;
+    }
+    if (k > pool->max_queue - queued) k = pool->max_queue - queued;
   }
-  task *t = alloc_task(pool);
-  if (t == nullptr) {
+  // Slots first, so that a failure leaves nothing half done.
+  task *first = nullptr, *last = nullptr;
+  unsigned got = 0;
+  for (; got < k; got++) {
+    task *t = alloc_task(pool);
+    if (t == nullptr) break;
+    t->next = nullptr;
+    if (last != nullptr)
+      last->next = t;
+    else
+      first = t;
+    last = t;
+  }
+  if (got == 0) {
     unlock(&pool->mu);
     return -ENOMEM;
   }
-  // Someone must come for it: a spinning, signalled or starting thread, an
+  k = got;
+  // Someone must come for each: a spinning, signalled or starting thread, an
   // idle one (signal it), or a new one.
   unsigned coming = pool->spinning + pool->signalled + pool->starting;
-  if (queued + 1 > coming) {
+  for (unsigned need = queued + k > coming ? queued + k - coming : 0; need > 0; need--) {
     if (pool->idle > pool->signalled) {
       pool->signalled++;
       int rc = pthread_cond_signal(&pool->cv);
@@ -630,31 +654,44 @@ int lp_pool_submit(lp_pool_t *pool, lp_pool_work_fn work, lp_pool_done_fn done, 
       (void)rc;
     } else if (pool->threads < pool->max_threads) {
       int rc = start_thread(pool);
-      if (rc < 0 && pool->threads == 0) {
-        release_task(pool, t);
-        unlock(&pool->mu);
-        return rc == -ENOMEM ? -ENOMEM : -EAGAIN;
+      if (rc < 0) {
+        if (pool->threads == 0) {
+          for (task *t = first; t != nullptr;) {
+            task *next = t->next;
+            release_task(pool, t);
+            t = next;
+          }
+          unlock(&pool->mu);
+          return rc == -ENOMEM ? -ENOMEM : -EAGAIN;
+        }
+        break;  // a running thread will take them later
       }
-      // Otherwise a running thread will take it later.
+    } else {
+      break;  // every thread exists and is busy: they come when done
     }
   }
-  t->work = work;
-  t->done = done;
-  t->arg = arg;
-  t->status = 0;
-  t->state = QUEUED;
-  t->next = nullptr;
-  t->prev = pool->queue_tail;
-  if (pool->queue_tail != nullptr)
-    pool->queue_tail->next = t;
-  else
-    pool->queue_head = t;
-  pool->queue_tail = t;
-  pool->queued.store(queued + 1, std::memory_order_relaxed);
-  pool->submitted++;
-  if (id != nullptr) *id = ((uint64_t)t->gen << 32) | t->index;
+  unsigned i = 0;
+  for (task *t = first; t != nullptr; i++) {
+    task *next = t->next;
+    t->work = work;
+    t->done = done;
+    t->arg = args[i];
+    t->status = 0;
+    t->state = QUEUED;
+    t->next = nullptr;
+    t->prev = pool->queue_tail;
+    if (pool->queue_tail != nullptr)
+      pool->queue_tail->next = t;
+    else
+      pool->queue_head = t;
+    pool->queue_tail = t;
+    if (ids != nullptr) ids[i] = ((uint64_t)t->gen << 32) | t->index;
+    t = next;
+  }
+  pool->queued.store(queued + k, std::memory_order_relaxed);
+  pool->submitted += k;
   unlock(&pool->mu);
-  return 0;
+  return (int)k;
 }
 
 int lp_pool_cancel(lp_pool_t *pool, uint64_t id) {
