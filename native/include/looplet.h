@@ -421,6 +421,18 @@ LP_EXTERN int lp_pool_fileno(const lp_pool_t *pool);
 /* How many completions wait for lp_pool_complete, read without a lock: a
  * hint for an owner that spins briefly before it blocks on the fd. */
 LP_EXTERN unsigned lp_pool_ready(const lp_pool_t *pool);
+/* Says whether the owner is awake: running, and sure to check lp_pool_ready
+ * (or lp_pool_spin_wait) before it next blocks on lp_pool_fileno. While it
+ * is, finishing tasks do not write the fd, which spares a busy owner two
+ * system calls per batch (the write, and the read that drains it). Setting
+ * it back to 0 makes the fd readable if completions came meanwhile, so call
+ * it before blocking. Owner thread only; default 0 (every batch is
+ * announced on the fd). */
+LP_EXTERN void lp_pool_set_awake(lp_pool_t *pool, int awake);
+/* Spins up to spin_ns for completions, without blocking: 1 when some wait
+ * (call lp_pool_complete), else 0. The owner counts as awake meanwhile (see
+ * lp_pool_set_awake; the state it had is restored). Owner thread only. */
+LP_EXTERN int lp_pool_spin_wait(lp_pool_t *pool, uint32_t spin_ns);
 /* Waits up to timeout_ms for completions to collect: 1 when some wait, 0 on
  * timeout. For owners without a loop. */
 LP_EXTERN int lp_pool_wait(lp_pool_t *pool, int timeout_ms);

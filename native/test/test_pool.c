@@ -805,6 +805,73 @@ static void submit_many(lp_backend_t b) {
   gate_destroy(&gate);
 }
 
+static int nap_work(void *arg) {
+  sleep_ms(((job_t *)arg)->value);
+  return 7;
+}
+
+/* lp_pool_spin_wait: 0 when nothing comes within the budget; 1 for a task
+ * that finishes while the owner spins, whose completion then leaves the fd
+ * unwritten (the owner was looking); without a spin the fd is written.
+ * lp_pool_set_awake: the same for an owner busy elsewhere. */
+static void spin_wait(lp_backend_t b) {
+  static job_t job;
+  lp_pool_t *pool = new_pool(1, 1, 0, -1);
+  struct pollfd pfd;
+  (void)b;
+  REQUIRE(pool != NULL);
+  memset(&job, 0, sizeof job);
+  job.value = 200; /* ms */
+  CHECK_EQ(lp_pool_spin_wait(pool, 0), 0);
+  CHECK_EQ(lp_pool_spin_wait(pool, 2000000), 0);
+  CHECK_EQ(lp_pool_submit(pool, nap_work, job_done, &job, NULL), 0);
+  CHECK_EQ(lp_pool_spin_wait(pool, 4000000000u), 1);
+  pfd.fd = lp_pool_fileno(pool);
+  pfd.events = POLLIN;
+  pfd.revents = 0;
+  CHECK_EQ(poll(&pfd, 1, 0), 0);
+  CHECK_EQ(lp_pool_complete(pool, 0), 1);
+  /* Returns 1 at once while completions wait (and the fd is written when
+   * nobody spun). */
+  job.value = 0;
+  CHECK_EQ(lp_pool_submit(pool, nap_work, job_done, &job, NULL), 0);
+  CHECK_EQ(lp_pool_wait(pool, 5000), 1);
+  CHECK_EQ(lp_pool_spin_wait(pool, 0), 1);
+  CHECK_EQ(lp_pool_complete(pool, 0), 1);
+  /* An awake owner: completions leave the fd alone until it says it is
+   * about to block (set_awake(0)), which makes the fd readable. */
+  lp_pool_set_awake(pool, 1);
+  CHECK_EQ(lp_pool_submit(pool, nap_work, job_done, &job, NULL), 0);
+  CHECK_EQ(lp_pool_submit(pool, nap_work, job_done, &job, NULL), 0);
+  {
+    double deadline = lpt_now_ms() + 5000;
+    while (lp_pool_ready(pool) < 2 && lpt_now_ms() < deadline) sleep_ms(1);
+  }
+  CHECK_EQ(lp_pool_ready(pool), 2);
+  CHECK_EQ(poll(&pfd, 1, 0), 0);
+  /* Completing part of the list while awake leaves the rest unannounced. */
+  CHECK_EQ(lp_pool_complete(pool, 1), 1);
+  CHECK_EQ(poll(&pfd, 1, 0), 0);
+  lp_pool_set_awake(pool, 0);
+  CHECK_EQ(poll(&pfd, 1, 0), 1);
+  CHECK_EQ(lp_pool_complete(pool, 0), 1);
+  CHECK_EQ(poll(&pfd, 1, 0), 0);
+  /* Not awake: complete(max) that leaves some announces them. */
+  CHECK_EQ(lp_pool_submit(pool, nap_work, job_done, &job, NULL), 0);
+  CHECK_EQ(lp_pool_submit(pool, nap_work, job_done, &job, NULL), 0);
+  {
+    double deadline = lpt_now_ms() + 5000;
+    while (lp_pool_ready(pool) < 2 && lpt_now_ms() < deadline) sleep_ms(1);
+  }
+  CHECK_EQ(lp_pool_complete(pool, 1), 1);
+  CHECK_EQ(poll(&pfd, 1, 0), 1);
+  CHECK_EQ(lp_pool_complete(pool, 0), 1);
+  CHECK_EQ(poll(&pfd, 1, 0), 0);
+  CHECK_EQ(job.done_calls, 6);
+  CHECK_EQ(job.status, 7);
+  CHECK_EQ(lp_pool_free(pool), 0);
+}
+
 static void *nothing(void *arg) { return arg; }
 
 int main(int argc, char **argv) {
@@ -825,6 +892,7 @@ int main(int argc, char **argv) {
       LPT_ONCE(spin_governor_backoff),
       LPT_ONCE(concurrent_submitters),
       LPT_ONCE(submit_many),
+      LPT_ONCE(spin_wait),
   };
   /* Sanitizer runtimes start a thread of their own with the first thread
    * created: start it now, so the cases' thread counts compare like with

@@ -212,12 +212,21 @@ class NativeTaskPool : public Napi::ObjectWrap<NativeTaskPool> {
   void Unprepare(napi_env env, NativeTask *t);
   void OnReadable();
   void OnPrepare();
+  void OnCheck();
+  void Awake() {
+    if (!awake_) {
+      awake_ = true;
+      lp_pool_set_awake(pool_, 1);
+    }
+  }
   static void OnEnvCleanup(void *arg) { static_cast<NativeTaskPool *>(arg)->Close(); }
 
   napi_env env_ = nullptr;
   lp_pool_t *pool_ = nullptr;
   uv_poll_t *poll_ = nullptr;
-  uv_prepare_t *prepare_ = nullptr;  // spin_ns_ > 0 only
+  uv_prepare_t *prepare_ = nullptr;
+  uv_check_t *check_ = nullptr;
+  bool awake_ = false;  // told the pool this thread is awake (lp_pool_set_awake)
   int64_t spin_ns_ = 0;
   lp_spin_governor governor_ = {};  // the loop thread's spins before it blocks
   size_t outstanding_ = 0;           // submitted, completion not yet delivered
@@ -287,18 +296,28 @@ NativeTaskPool::NativeTaskPool(const Napi::CallbackInfo &info) : Napi::ObjectWra
     return;
   }
   uv_unref((uv_handle_t *)poll_);
-  // spinUs also makes this thread spin briefly for a completion before its
-  // loop blocks (a uv_prepare), sparing the wake-up's latency.
+  // While tasks are out and this thread runs (from a submit, or from the
+  // end of the loop's poll phase, a uv_check, to its next prepare phase)
+  // the pool is told the owner is awake, so completions skip the fd write;
+  // the uv_prepare, just before the loop may block, says it no longer is
+  // (lp_pool_set_awake: the fd is written then if completions came). With
+  // spinUs the prepare also spins briefly for a completion before the loop
+  // blocks, sparing the wake-up's latency.
   spin_ns_ = (int64_t)o.spin_us * 1000;
-  if (spin_ns_ > 0) {
-    prepare_ = new uv_prepare_t;
-    rc = uv_prepare_init(loop, prepare_);
-    LP_ASSERT(rc == 0);
-    prepare_->data = this;
-    rc = uv_prepare_start(prepare_, [](uv_prepare_t *p) { static_cast<NativeTaskPool *>(p->data)->OnPrepare(); });
-    LP_ASSERT(rc == 0);
-    uv_unref((uv_handle_t *)prepare_);
-  }
+  prepare_ = new uv_prepare_t;
+  rc = uv_prepare_init(loop, prepare_);
+  LP_ASSERT(rc == 0);
+  prepare_->data = this;
+  rc = uv_prepare_start(prepare_, [](uv_prepare_t *p) { static_cast<NativeTaskPool *>(p->data)->OnPrepare(); });
+  LP_ASSERT(rc == 0);
+  uv_unref((uv_handle_t *)prepare_);
+  check_ = new uv_check_t;
+  rc = uv_check_init(loop, check_);
+  LP_ASSERT(rc == 0);
+  check_->data = this;
+  rc = uv_check_start(check_, [](uv_check_t *c) { static_cast<NativeTaskPool *>(c->data)->OnCheck(); });
+  LP_ASSERT(rc == 0);
+  uv_unref((uv_handle_t *)check_);
   status = napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
   LP_ASSERT(status == napi_ok);
 }
@@ -391,10 +410,12 @@ Napi::Value NativeTaskPool::Submit(const Napi::CallbackInfo &info) {
   NativeTask *t = Prepare(env, token, info[1].As<Napi::Number>().Int32Value(), args_, info[2]);
   t->submit_ns = NowNs();
   int rc = lp_pool_submit(pool_, Work, DoneThunk, t, &t->id);
-  if (rc == 0)
+  if (rc == 0) {
     outstanding_++;
-  else
+    Awake();
+  } else {
     Unprepare(env, t);
+  }
   return Napi::Number::New(env, rc);
 }
 
@@ -441,6 +462,7 @@ Napi::Value NativeTaskPool::SubmitMany(const Napi::CallbackInfo &info) {
       Unprepare(env, t);
   }
   outstanding_ += taken;
+  if (taken > 0) Awake();
   return Napi::Number::New(env, rc);
 }
 
@@ -504,14 +526,28 @@ void NativeTaskPool::OnReadable() {
   }
 }
 
+// The loop may block next: deliver what has come (after a brief spin with
+// spinUs), then stop counting as awake, which makes the pool's fd readable
+// for anything that came unannounced.
 void NativeTaskPool::OnPrepare() {
-  if (pool_ == nullptr || outstanding_ == 0) return;
-  bool ready = lp_pool_ready(pool_) != 0;
-  if (!ready && lp_spin_should(&governor_)) {
-    ready = SpinUntil(spin_ns_, [&] { return lp_pool_ready(pool_) != 0; });
-    lp_spin_result(&governor_, ready);
+  if (pool_ == nullptr) return;
+  if (outstanding_ > 0) {
+    bool ready = lp_pool_ready(pool_) != 0;
+    if (!ready && spin_ns_ > 0 && lp_spin_should(&governor_)) {
+      ready = lp_pool_spin_wait(pool_, (uint32_t)spin_ns_) != 0;
+      lp_spin_result(&governor_, ready);
+    }
+    if (ready) OnReadable();
   }
-  if (ready) OnReadable();
+  if (awake_ && pool_ != nullptr) {
+    awake_ = false;
+    lp_pool_set_awake(pool_, 0);
+  }
+}
+
+// The loop's poll phase is over: until the next prepare this thread runs.
+void NativeTaskPool::OnCheck() {
+  if (pool_ != nullptr && outstanding_ > 0) Awake();
 }
 
 // shutdown(cancelPending) -> how many were cancelled: no new tasks; the
@@ -581,6 +617,11 @@ void NativeTaskPool::Close() {
     uv_prepare_stop(prepare_);
     uv_close((uv_handle_t *)prepare_, [](uv_handle_t *h) { delete (uv_prepare_t *)h; });
     prepare_ = nullptr;
+  }
+  if (check_ != nullptr) {
+    uv_check_stop(check_);
+    uv_close((uv_handle_t *)check_, [](uv_handle_t *h) { delete (uv_check_t *)h; });
+    check_ = nullptr;
   }
   if (pool_ != nullptr) {
     int rc = lp_pool_free(pool_);

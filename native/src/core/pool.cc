@@ -17,6 +17,14 @@
 //     and not yet in their loop. A submit signals or starts a thread only
 //     when the queue holds more tasks than threads about to look at it
 //     (spinning + signalled + starting).
+//   - owner_awake is true while the owner has said it will look at ready
+//     before it next blocks (lp_pool_set_awake, lp_pool_spin_wait): a
+//     completion then skips the fd write and only notes when it came
+//     (unannounced_ns). Clearing owner_awake restores the fd's contract: if
+//     completions wait unannounced, the owner writes the fd itself. Dekker's
+//     pattern keeps that safe: push_done stores ready, then loads
+//     owner_awake; the owner stores owner_awake false, then loads ready (all
+//     seq_cst), so at least one of them sees the other.
 //   - Slots live in chunks that never move, so a task pointer stays valid
 //     while a thread runs it without the lock; ids carry a generation so a
 //     stale id never names a reused slot.
@@ -203,6 +211,8 @@ struct lp_pool_s {
   std::atomic<bool> stopping;
   bool notified;
   int64_t notified_ns;  // when notified turned true (mono_ns)
+  int64_t unannounced_ns;  // the first completion not announced on the fd (owner awake), or 0
+  std::atomic<bool> owner_awake;  // lp_pool_set_awake
 
   int done_fd[2];
   int stop_fd[2];
@@ -288,6 +298,15 @@ void reap(lp_pool_t *pool) {
   }
 }
 
+// Makes the completion fd readable for the done list; under mu.
+void announce(lp_pool_t *pool) {
+  pool->notified = true;
+  pool->notified_ns = pool->unannounced_ns != 0 ? pool->unannounced_ns : mono_ns();
+  pool->unannounced_ns = 0;
+  pool->wakeups++;
+  signal_channel(pool->done_fd);
+}
+
 void push_done(lp_pool_t *pool, task *t) {
   t->state = DONE;
   t->next = nullptr;
@@ -297,13 +316,12 @@ void push_done(lp_pool_t *pool, task *t) {
     pool->done_head = t;
   pool->done_tail = t;
   pool->pending++;
-  pool->ready.store(pool->ready.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-  if (!pool->notified) {
-    pool->notified = true;
-    pool->notified_ns = mono_ns();
-    pool->wakeups++;
-    signal_channel(pool->done_fd);
-  }
+  pool->ready.store(pool->ready.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+  if (pool->notified) return;
+  if (!pool->owner_awake.load(std::memory_order_seq_cst))
+    announce(pool);
+  else if (pool->unannounced_ns == 0)
+    pool->unannounced_ns = mono_ns();
 }
 
 // A pool thread that finishes a task while the owner has left a wake-up
@@ -313,7 +331,8 @@ void push_done(lp_pool_t *pool, task *t) {
 // (milliseconds: the event loop's delay). If the owner is not queued on this
 // CPU the yield returns at once. docs/pool.md, "Keeping the loop responsive".
 void yield_to_lagging_owner(lp_pool_t *pool) {
-  if (!pool->notified || mono_ns() - pool->notified_ns < LP_POOL_OWNER_LAG_NS) return;
+  int64_t since = pool->notified ? pool->notified_ns : pool->unannounced_ns;
+  if (since == 0 || mono_ns() - since < LP_POOL_OWNER_LAG_NS) return;
   unlock(&pool->mu);
   sched_yield();
   lock(&pool->mu);
@@ -495,6 +514,7 @@ int lp_pool_new(lp_pool_t **out, const lp_pool_options_t *options) {
   new (&pool->stopping) std::atomic<bool>(false);
   new (&pool->reap_due) std::atomic<bool>(false);
   new (&pool->ready) std::atomic<unsigned>(0);
+  new (&pool->owner_awake) std::atomic<bool>(false);
   pool->min_threads = o.min_threads;
   pool->max_threads = o.max_threads;
   pool->max_queue = o.max_queue;
@@ -596,6 +616,7 @@ int lp_pool_free(lp_pool_t *pool) {
   pool->stopping.~atomic();
   pool->reap_due.~atomic();
   pool->ready.~atomic();
+  pool->owner_awake.~atomic();
   free(pool);
   return 0;
 }
@@ -726,9 +747,14 @@ int lp_pool_complete(lp_pool_t *pool, int max) {
     if (pool->done_head == nullptr) pool->done_tail = nullptr;
     tail->next = nullptr;
   }
-  if (pool->done_head == nullptr && pool->notified) {
-    pool->notified = false;
-    drain_channel(pool->done_fd);
+  if (pool->done_head == nullptr) {
+    if (pool->notified) {
+      pool->notified = false;
+      drain_channel(pool->done_fd);
+    }
+    pool->unannounced_ns = 0;
+  } else if (!pool->notified && !pool->owner_awake.load(std::memory_order_seq_cst)) {
+    announce(pool);  // left for the next call (max), and the owner may block next
   }
   for (task *t = head; t != nullptr; t = t->next) t->state = DELIVERING;
   pool->ready.store(pool->ready.load(std::memory_order_relaxed) - (unsigned)n, std::memory_order_relaxed);
@@ -751,6 +777,44 @@ int lp_pool_complete(lp_pool_t *pool, int max) {
   unlock(&pool->mu);
   if (pool->reap_due.load(std::memory_order_relaxed)) reap(pool);
   return n;
+}
+
+void lp_pool_set_awake(lp_pool_t *pool, int awake) {
+  if (awake) {
+    pool->owner_awake.store(true, std::memory_order_seq_cst);
+    return;
+  }
+  pool->owner_awake.store(false, std::memory_order_seq_cst);
+  if (pool->ready.load(std::memory_order_seq_cst) == 0) return;
+  // Completions that came while the owner was awake wrote nothing.
+  lock(&pool->mu);
+  if (pool->done_head != nullptr && !pool->notified) announce(pool);
+  unlock(&pool->mu);
+}
+
+int lp_pool_spin_wait(lp_pool_t *pool, uint32_t spin_ns) {
+  if (pool->ready.load(std::memory_order_acquire) != 0) return 1;
+  if (spin_ns == 0) return 0;
+  bool was_awake = pool->owner_awake.load(std::memory_order_relaxed);
+  if (!was_awake) lp_pool_set_awake(pool, 1);
+  int64_t deadline = mono_ns() + spin_ns;
+  int came = 0;
+  for (unsigned i = 0;; i++) {
+    if (pool->ready.load(std::memory_order_acquire) != 0) {
+      came = 1;
+      break;
+    }
+    cpu_relax();
+    if ((i & 31) == 31 && mono_ns() >= deadline) break;
+  }
+  if (was_awake) return came;
+  if (came) {
+    // The caller completes now; lp_pool_complete announces what it leaves.
+    pool->owner_awake.store(false, std::memory_order_seq_cst);
+    return 1;
+  }
+  lp_pool_set_awake(pool, 0);
+  return pool->ready.load(std::memory_order_acquire) != 0 ? 1 : 0;
 }
 
 int lp_pool_fileno(const lp_pool_t *pool) { return pool->done_fd[0]; }
