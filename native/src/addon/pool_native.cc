@@ -526,18 +526,29 @@ void NativeTaskPool::OnReadable() {
   }
 }
 
-// The loop may block next: deliver what has come (after a brief spin with
-// spinUs), then stop counting as awake, which makes the pool's fd readable
-// for anything that came unannounced.
+// The loop may block next: deliver what has come, then stop counting as
+// awake, which makes the pool's fd readable for anything that came
+// unannounced. With spinUs this goes on for up to spinUs in all: spinning
+// for a completion, delivering it, and again for the tasks its callbacks
+// submitted (a serial round trip then stays here, with no fd write, no
+// read and no epoll_wait per task); timers and I/O wait at most that long.
 void NativeTaskPool::OnPrepare() {
   if (pool_ == nullptr) return;
   if (outstanding_ > 0) {
-    bool ready = lp_pool_ready(pool_) != 0;
-    if (!ready && spin_ns_ > 0 && lp_spin_should(&governor_)) {
-      ready = lp_pool_spin_wait(pool_, (uint32_t)spin_ns_) != 0;
-      lp_spin_result(&governor_, ready);
+    int64_t start = spin_ns_ > 0 ? NowNs() : 0;
+    for (;;) {
+      bool ready = lp_pool_ready(pool_) != 0;
+      if (!ready && spin_ns_ > 0 && lp_spin_should(&governor_)) {
+        int64_t left = spin_ns_ - (NowNs() - start);
+        if (left > 0) {
+          ready = lp_pool_spin_wait(pool_, (uint32_t)left) != 0;
+          lp_spin_result(&governor_, ready);
+        }
+      }
+      if (!ready) break;
+      OnReadable();
+      if (pool_ == nullptr || outstanding_ == 0 || spin_ns_ == 0 || NowNs() - start >= spin_ns_) break;
     }
-    if (ready) OnReadable();
   }
   if (awake_ && pool_ != nullptr) {
     awake_ = false;
