@@ -126,7 +126,7 @@ export interface JsTaskQueueHandle {
   setBuffers(header: Float64Array, data: Uint8Array): void;
   defineTask(taskId: number, kind: number, a: string, b: string): void;
   /** 2 * queued + (1 when an idle worker was woken), or -EAGAIN / -ESHUTDOWN. */
-  push(token: number, taskId: number, args: Uint8Array | undefined): number;
+  push(token: number, taskId: number, args: Uint8Array | undefined, length?: number): number;
   /** 0: withdrawn; -EBUSY: running (its worker is told); -ENOENT. */
   cancel(token: number): number;
   /** 0 queued, 1 running, 2 neither. */
@@ -152,7 +152,8 @@ export interface JsTaskWorkerHandle {
   take(): number;
   args(token: number): Buffer;
   /** Completes the task (status 0 value, 1 error) and takes the next (as take()); retire: leave instead. */
-  complete(token: number, status: number, result: Uint8Array | undefined, retire?: boolean): number;
+  /** length: how much of result to take (all of it when undefined). */
+  complete(token: number, status: number, result: Uint8Array | undefined, retire?: boolean, length?: number): number;
   cancelled(token: number): boolean;
   task(taskId: number): [kind: number, a: string, b: string] | undefined;
   retire(minWorkers: number): boolean;

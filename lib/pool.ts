@@ -22,7 +22,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { binding, packageRoot, type JsTaskQueueHandle, type NativeTaskPoolHandle } from './binding';
 import { codedError, describe, invalidArgType, outOfRange, systemError } from './errors';
 import { checkMs } from './hub/timeout';
-import { decode, decodeThrown, encodeArgs } from './pool/codec';
+import { FAST_ARGS_MAX, decode, decodeThrown, encodeArgs, encodeArgsInto } from './pool/codec';
 import { queueFullError, shutdownError, workerExited } from './pool/errors';
 import { Future, KIND_HELD, KIND_JS, KIND_NATIVE, futureInternals, inGreenlet, type FutureOwner } from './pool/future';
 import { mapRun } from './pool/map';
@@ -152,6 +152,9 @@ const NATIVE_RECORDS = 512;
 const busyPools = new Set<ThreadPool>();
 
 const { create: futureNew, settle: futureSettle, cancelled: futureCancelled, place: futurePlace, token: futureToken, kind: futureKind } = futureInternals;
+
+/** Where #submitJs encodes small argument lists (off V8's heap: an ArrayBuffer this size is external). */
+const ARGS_SCRATCH = new Uint8Array(new ArrayBuffer(FAST_ARGS_MAX));
 
 function workerScript(): string {
   // From the TypeScript sources (tests), the built worker script.
@@ -512,8 +515,15 @@ export class ThreadPool {
 
   #submitJs(task: Exclude<Task, NativeTask>, args: unknown[], transfer: readonly ArrayBuffer[] | undefined): Future {
     const taskId = this.#taskId(task);
-    const bytes = args.length === 0 ? undefined : encodeArgs(args, transfer);
-    return this.#pushJs(taskId, bytes);
+    if (args.length === 0) return this.#pushJs(taskId, undefined);
+    // Small argument lists go through one reused off-heap buffer that the
+    // queue copies from: no typed array per task (and none for the binding
+    // to move off V8's heap).
+    if (transfer === undefined || transfer.length === 0) {
+      const length = encodeArgsInto(args, ARGS_SCRATCH);
+      if (length > 0) return this.#pushJs(taskId, ARGS_SCRATCH, length);
+    }
+    return this.#pushJs(taskId, encodeArgs(args, transfer));
   }
 
   #submitManyJs(task: Exclude<Task, NativeTask>, lists: unknown[][]): Future[] {
@@ -528,20 +538,23 @@ export class ThreadPool {
     return encoded.map((bytes) => this.#pushJs(taskId, bytes));
   }
 
-  #pushJs(taskId: number, bytes: Uint8Array | undefined): Future {
+  /** bytes[0, length) are the encoded arguments (length: all of bytes); ARGS_SCRATCH is copied before it is held. */
+  #pushJs(taskId: number, bytes: Uint8Array | undefined, length = bytes === undefined ? 0 : bytes.length): Future {
     const q = this.#jsQueue();
     const future = futureNew<unknown>(this.#owner);
     if (this.#jsHeld.length > 0) {
-      this.#hold(this.#jsHeld, future, (token) => q.push(token, taskId, bytes), KIND_JS);
+      const own = bytes === ARGS_SCRATCH ? bytes.slice(0, length) : bytes;
+      this.#hold(this.#jsHeld, future, (token) => q.push(token, taskId, own), KIND_JS);
       return future;
     }
     const token = this.#jsFree.length > 0 ? this.#jsFree.pop()! : this.#jsFutures.length;
-    const rc = q.push(token, taskId, bytes);
+    const rc = q.push(token, taskId, bytes, length);
     if (rc < 0) {
       this.#jsFree.push(token);
       if (rc !== EAGAIN()) throw shutdownError();
       if (this.onQueueFull === 'reject') throw queueFullError(this.maxQueue);
-      this.#hold(this.#jsHeld, future, (t) => q.push(t, taskId, bytes), KIND_JS);
+      const own = bytes === ARGS_SCRATCH ? bytes.slice(0, length) : bytes;
+      this.#hold(this.#jsHeld, future, (t) => q.push(t, taskId, own), KIND_JS);
       return future;
     }
     this.#placeJs(future, token, rc);

@@ -132,6 +132,14 @@ describe('results', () => {
     const many = Array.from({ length: 40 }, (_, i) => i);
     expect(await pool.submit(echo, ...many)).toEqual([40, ...many]);
     expect(await pool.submit(echo, 1, { x: 1 }, 'é')).toEqual([3, 1, { x: 1 }, 'é']);
+    // Small lists and results share one reused buffer each way: a long one
+    // then shorter ones must not see its tail.
+    const sizes = [32, 3, 1, 0, 2];
+    const lists = sizes.map((n) => Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 'z'.repeat(64) : i)));
+    const backs = await Promise.all(lists.map((args) => pool.submit(echo, ...args)));
+    expect(backs).toEqual(lists.map((args) => [args.length, ...args]));
+    const ids = await Promise.all(['w'.repeat(64), 'v', 7, ''].map((v) => pool.submit(task('identity'), v)));
+    expect(ids).toEqual(['w'.repeat(64), 'v', 7, '']);
   });
 
   it('large arguments and results cross intact', async () => {

@@ -103,6 +103,21 @@ function readItem(b: Uint8Array, o: number): [unknown, number] {
   }
 }
 
+/** The largest value the fast format writes, in bytes (see encodeInto). */
+export const FAST_VALUE_MAX = 3 + MAX_STRING;
+
+/**
+ * Writes `value` in the fast format into out (FAST_VALUE_MAX bytes or more,
+ * reused by the caller); its length, or -1 when it needs encode().
+ */
+export function encodeInto(value: unknown, out: Uint8Array): number {
+  const size = itemSize(value);
+  if (size < 0) return -1;
+  out[0] = FAST;
+  writeItem(out, 1, value);
+  return 1 + size;
+}
+
 /** Serializes `value` (the fast format for a primitive it covers). */
 export function encode(value: unknown): Uint8Array {
   const size = itemSize(value);
@@ -113,25 +128,51 @@ export function encode(value: unknown): Uint8Array {
   return out;
 }
 
+/** The largest argument list the fast format writes, in bytes (see encodeArgsInto). */
+export const FAST_ARGS_MAX = 3 + MAX_ITEMS * (2 + MAX_STRING);
+
+/** Bytes of an argument list in the fast format, or -1 when it does not cover the list. */
+function fastArgsSize(args: unknown[]): number {
+  if (args.length > MAX_ITEMS) return -1;
+  let size = 3;
+  for (let i = 0; i < args.length; i++) {
+    const n = itemSize(args[i]);
+    if (n < 0) return -1;
+    size += n;
+  }
+  return size;
+}
+
+function writeFastArgs(args: unknown[], out: Uint8Array): void {
+  out[0] = FAST;
+  out[1] = T_ARRAY;
+  out[2] = args.length;
+  let o = 3;
+  for (let i = 0; i < args.length; i++) o = writeItem(out, o, args[i]);
+}
+
+/**
+ * Writes an argument list in the fast format into out (FAST_ARGS_MAX bytes
+ * or more, reused by the caller: no allocation per task); its length, or
+ * -1 when the list needs encodeArgs().
+ */
+export function encodeArgsInto(args: unknown[], out: Uint8Array): number {
+  const size = fastArgsSize(args);
+  if (size > 0) writeFastArgs(args, out);
+  return size;
+}
+
 /**
  * Serializes an argument list (an array the pool made from rest arguments:
  * dense, no other properties); each ArrayBuffer in `transfer` is detached from
  * the sender once its bytes are in the message.
  */
 export function encodeArgs(args: unknown[], transfer?: readonly ArrayBuffer[]): Uint8Array {
-  if ((transfer === undefined || transfer.length === 0) && args.length <= MAX_ITEMS) {
-    let size = 2;
-    for (let i = 0; i < args.length && size > 0; i++) {
-      const n = itemSize(args[i]);
-      size = n < 0 ? -1 : size + n;
-    }
+  if (transfer === undefined || transfer.length === 0) {
+    const size = fastArgsSize(args);
     if (size > 0) {
-      const out = new Uint8Array(1 + size);
-      out[0] = FAST;
-      out[1] = T_ARRAY;
-      out[2] = args.length;
-      let o = 3;
-      for (let i = 0; i < args.length; i++) o = writeItem(out, o, args[i]);
+      const out = new Uint8Array(size);
+      writeFastArgs(args, out);
       return out;
     }
   }

@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { binding, type JsTaskWorkerHandle } from '../binding';
 import { codedError } from '../errors';
-import { decode, encode, encodeThrown } from './codec';
+import { FAST_VALUE_MAX, decode, encode, encodeInto, encodeThrown } from './codec';
 import { CURRENT_TASK, TASK_MODULE, TASK_SOURCE, type TaskContextLike } from './shared';
 
 interface PoolWorkerData {
@@ -36,6 +36,7 @@ const data = workerData as PoolWorkerData;
 const EMPTY: unknown[] = [];
 const header = new Float64Array(4);
 const buffer = Buffer.allocUnsafe(64 * 1024);
+const RESULT_SCRATCH = new Uint8Array(new ArrayBuffer(FAST_VALUE_MAX));
 const fns = new Map<number, TaskFn>();
 const loading = new Map<number, Promise<TaskFn>>();
 // import() kept as it is (tsc would turn it into require() in CommonJS output).
@@ -183,6 +184,7 @@ function drive(code: number): void {
     const len = header[2];
     let status = 0;
     let bytes: Uint8Array | undefined;
+    let length = -1;
     tasksRun++;
     const retire = data.recycleAfterTasks > 0 && tasksRun >= data.recycleAfterTasks;
     context = new TaskContext(token);
@@ -195,14 +197,19 @@ function drive(code: number): void {
         settleLater(token, result, retire);
         return;
       }
-      if (result !== undefined) bytes = encode(result);
+      if (result !== undefined) {
+        // A small result goes through a reused off-heap buffer (no typed
+        // array per task, none for the binding to move off V8's heap).
+        length = encodeInto(result, RESULT_SCRATCH);
+        bytes = length > 0 ? RESULT_SCRATCH : encode(result);
+      }
     } catch (err) {
       status = 1;
       bytes = thrownResult(err);
     }
     context.end();
     context = null;
-    code = worker.complete(token, status, bytes, retire);
+    code = worker.complete(token, status, bytes, retire, bytes === RESULT_SCRATCH ? length : undefined);
   }
   if (code === 0) armIdle();
   else leave();

@@ -161,14 +161,20 @@ std::shared_ptr<Shared> FindShared(uint32_t id) {
 }
 
 // Copies a Uint8Array (or undefined: empty) into s.
-void CopyBytes(const Napi::Value &v, std::string &s) {
+// Copies view v (its first `length` bytes when length is a number) into s.
+void CopyBytes(const Napi::Value &v, std::string &s, const Napi::Value &length = Napi::Value()) {
   if (!v.IsTypedArray()) {
     s.clear();
     return;
   }
   Napi::TypedArray view = v.As<Napi::TypedArray>();
   const char *p = static_cast<const char *>(view.ArrayBuffer().Data()) + view.ByteOffset();
-  s.assign(p, view.ByteLength());
+  size_t n = view.ByteLength();
+  if (!length.IsEmpty() && length.IsNumber()) {
+    int64_t want = length.As<Napi::Number>().Int64Value();
+    if (want >= 0 && (size_t)want < n) n = (size_t)want;
+  }
+  s.assign(p, n);
 }
 
 struct Buffers {
@@ -314,7 +320,7 @@ Napi::Value JsTaskQueue::DefineTask(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// push(token, taskId, args?) -> 2 * queued + (1 if an idle worker was woken),
+// push(token, taskId, args?, length?) -> 2 * queued + (1 if an idle worker was woken),
 // or -EAGAIN (maxQueue tasks wait already) / -ESHUTDOWN
 Napi::Value JsTaskQueue::Push(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -335,7 +341,7 @@ Napi::Value JsTaskQueue::Push(const Napi::CallbackInfo &info) {
   r.cancel_requested = false;
   r.status = 0;
   r.result.clear();
-  CopyBytes(info[2], r.args);
+  CopyBytes(info[2], r.args, info[3]);
   r.submit_ns = NowNs();
   r.start_ns = r.end_ns = 0;
   s.fifo.emplace_back(token, r.gen);
@@ -716,7 +722,8 @@ Napi::Value JsTaskWorker::Args(const Napi::CallbackInfo &info) {
   return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
 }
 
-// complete(token, status, result?) -> take()'s code for the next task.
+// complete(token, status, result?, retire?, length?) -> take()'s code for the
+// next task (length: how many bytes of result to take; all when absent).
 // status: 0 a value, 1 a thrown error (the bytes describe it).
 Napi::Value JsTaskWorker::Complete(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -730,7 +737,7 @@ Napi::Value JsTaskWorker::Complete(const Napi::CallbackInfo &info) {
     LP_ASSERT(r.state == RUNNING);
     r.state = DONE;
     r.status = info[1].As<Napi::Number>().DoubleValue();
-    CopyBytes(info[2], r.result);
+    CopyBytes(info[2], r.result, info[4]);
     r.end_ns = NowNs();
     r.worker = -1;
     w.current = -1;
