@@ -700,88 +700,103 @@ static void concurrent_submitters(lp_backend_t b) {
   CHECK_EQ(lp_pool_free(pool), 0);
 }
 
-/* lp_pool_submit_many queues a batch in order under one lock, starts the
- * threads it needs, stops at max_queue (returning how many it queued), and
- * gives ids that cancel like lp_pool_submit's. */
-static void submit_many(lp_backend_t b) {
-  enum { N = 300 };
-  static job_t jobs[N];
-  static void *args[N];
-  static uint64_t ids[N];
-  lp_pool_t *pool;
+/* Jobs 0..N-1 with value i and args[i] = &jobs[i], for lp_pool_submit_many. */
+enum { MANY = 300 };
+static job_t many_jobs[MANY];
+static void *many_args[MANY];
+
+static void many_reset(void) {
+  int i;
+  memset(many_jobs, 0, sizeof many_jobs);
+  for (i = 0; i < MANY; i++) {
+    many_jobs[i].value = i;
+    many_args[i] = &many_jobs[i];
+  }
+}
+
+/* lp_pool_submit_many queues a batch in order under one lock, with ids that
+ * cancel like lp_pool_submit's; bad arguments queue nothing. */
+static void submit_many_order_and_ids(lp_backend_t b) {
+  static uint64_t ids[MANY];
+  lp_pool_t *pool = new_pool(0, 1, 0, -1);
   lp_pool_stats_t st;
   gate_t gate;
   int i;
   (void)b;
-  memset(jobs, 0, sizeof jobs);
-  for (i = 0; i < N; i++) {
-    jobs[i].value = i;
-    args[i] = &jobs[i];
-  }
-  /* Bad arguments, and an empty batch. */
-  pool = new_pool(0, 1, 0, -1);
   REQUIRE(pool != NULL);
-  CHECK_EQ(lp_pool_submit_many(pool, NULL, job_done, args, NULL, 1), -EINVAL);
+  many_reset();
+  CHECK_EQ(lp_pool_submit_many(pool, NULL, job_done, many_args, NULL, 1), -EINVAL);
   CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, NULL, NULL, 1), -EINVAL);
   CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, NULL, NULL, 0), 0);
   lp_pool_stats(pool, &st);
   CHECK_EQ(st.submitted, 0);
   CHECK_EQ(st.threads, 0);
 
-  /* One thread: the batch starts in order, every done() once. */
   gate_init(&gate);
   atomic_store(&start_counter, 0);
-  jobs[0].gate = &gate;
-  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, args, ids, N), N);
+  many_jobs[0].gate = &gate;
+  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, many_args, ids, MANY), MANY);
   CHECK(gate_await_waiting(&gate, 1));
-  /* Queued ones cancel by their ids; the running one does not. */
   CHECK_EQ(lp_pool_cancel(pool, ids[0]), -EBUSY);
-  CHECK_EQ(lp_pool_cancel(pool, ids[N - 1]), 0);
-  CHECK_EQ(lp_pool_cancel(pool, ids[N - 1]), -ENOENT);
+  CHECK_EQ(lp_pool_cancel(pool, ids[MANY - 1]), 0);
+  CHECK_EQ(lp_pool_cancel(pool, ids[MANY - 1]), -ENOENT);
   gate_open(&gate);
-  CHECK_EQ(complete_all(pool, N), N);
-  for (i = 0; i < N - 1; i++) {
-    CHECK_EQ(jobs[i].order, i);
-    CHECK_EQ(jobs[i].ran, 1);
-    CHECK_EQ(jobs[i].done_calls, 1);
-    CHECK_EQ(jobs[i].status, i);
+  CHECK_EQ(complete_all(pool, MANY), MANY);
+  for (i = 0; i < MANY - 1; i++) {
+    CHECK_EQ(many_jobs[i].order, i);
+    CHECK_EQ(many_jobs[i].ran, 1);
+    CHECK_EQ(many_jobs[i].done_calls, 1);
+    CHECK_EQ(many_jobs[i].status, i);
   }
-  CHECK_EQ(jobs[N - 1].ran, 0);
-  CHECK_EQ(jobs[N - 1].status, -ECANCELED);
+  CHECK_EQ(many_jobs[MANY - 1].ran, 0);
+  CHECK_EQ(many_jobs[MANY - 1].status, -ECANCELED);
   lp_pool_stats(pool, &st);
-  CHECK_EQ(st.submitted, N);
-  CHECK_EQ(st.completed, N - 1);
+  CHECK_EQ(st.submitted, MANY);
+  CHECK_EQ(st.completed, MANY - 1);
   CHECK_EQ(st.cancelled, 1);
   CHECK_EQ(lp_pool_free(pool), 0);
   gate_destroy(&gate);
+}
 
-  /* max_queue: a batch is cut to the room left; none left is -EAGAIN. */
-  memset(jobs, 0, sizeof jobs);
-  gate_init(&gate);
-  pool = new_pool(0, 1, 5, -1);
+/* max_queue cuts a batch to the room left; none left is -EAGAIN; after
+ * shutdown, -ESHUTDOWN. */
+static void submit_many_max_queue(lp_backend_t b) {
+  lp_pool_t *pool = new_pool(0, 1, 5, -1);
+  gate_t gate;
+  int i;
+  (void)b;
   REQUIRE(pool != NULL);
-  jobs[0].gate = &gate;
-  CHECK_EQ(lp_pool_submit(pool, job_work, job_done, &jobs[0], NULL), 0);
+  many_reset();
+  gate_init(&gate);
+  many_jobs[0].gate = &gate;
+  CHECK_EQ(lp_pool_submit(pool, job_work, job_done, &many_jobs[0], NULL), 0);
   CHECK(gate_await_waiting(&gate, 1));
-  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, args + 1, NULL, 3), 3);
-  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, args + 4, NULL, 10), 2);
-  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, args + 6, NULL, 1), -EAGAIN);
+  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, many_args + 1, NULL, 3), 3);
+  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, many_args + 4, NULL, 10), 2);
+  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, many_args + 6, NULL, 1), -EAGAIN);
   gate_open(&gate);
   CHECK_EQ(complete_all(pool, 6), 6);
-  for (i = 0; i < 6; i++) CHECK_EQ(jobs[i].done_calls, 1);
-  CHECK_EQ(jobs[6].ran, 0);
+  for (i = 0; i < 6; i++) CHECK_EQ(many_jobs[i].done_calls, 1);
+  CHECK_EQ(many_jobs[6].ran, 0);
   CHECK_EQ(lp_pool_shutdown(pool, 0), 0);
-  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, args, NULL, 2), -ESHUTDOWN);
+  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, many_args, NULL, 2), -ESHUTDOWN);
   CHECK_EQ(lp_pool_free(pool), 0);
   gate_destroy(&gate);
+}
 
-  /* One batch wakes as many idle threads as it needs, up to max_threads. */
-  memset(jobs, 0, sizeof jobs);
-  gate_init(&gate);
-  pool = new_pool(0, 4, 0, -1);
+/* One batch starts, or wakes, as many threads as it needs, up to max_threads
+ * (the gate holds each task's thread until that many run at once). */
+static void submit_many_wakes_threads(lp_backend_t b) {
+  lp_pool_t *pool = new_pool(0, 4, 0, -1);
+  lp_pool_stats_t st;
+  gate_t gate;
+  int i;
+  (void)b;
   REQUIRE(pool != NULL);
-  for (i = 0; i < 8; i++) jobs[i].gate = &gate;
-  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, args, NULL, 8), 8);
+  many_reset();
+  gate_init(&gate);
+  for (i = 0; i < 8; i++) many_jobs[i].gate = &gate;
+  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, many_args, NULL, 8), 8);
   CHECK(gate_await_waiting(&gate, 4));
   lp_pool_stats(pool, &st);
   CHECK_EQ(st.threads, 4);
@@ -789,12 +804,11 @@ static void submit_many(lp_backend_t b) {
   CHECK_EQ(st.queued, 4);
   gate_open(&gate);
   CHECK_EQ(complete_all(pool, 8), 8);
-  /* Idle threads now: a batch of 3 must signal 3 of them (the gate holds
-   * each task's thread until all 3 run at once). */
   gate_destroy(&gate);
+  /* The 4 threads are idle (or about to be): a batch of 3 must signal 3. */
   gate_init(&gate);
-  for (i = 8; i < 11; i++) jobs[i].gate = &gate;
-  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, args + 8, NULL, 3), 3);
+  for (i = 8; i < 11; i++) many_jobs[i].gate = &gate;
+  CHECK_EQ(lp_pool_submit_many(pool, job_work, job_done, many_args + 8, NULL, 3), 3);
   CHECK(gate_await_waiting(&gate, 3));
   gate_open(&gate);
   CHECK_EQ(complete_all(pool, 3), 3);
@@ -891,7 +905,9 @@ int main(int argc, char **argv) {
       LPT_ONCE(spinning_threads),
       LPT_ONCE(spin_governor_backoff),
       LPT_ONCE(concurrent_submitters),
-      LPT_ONCE(submit_many),
+      LPT_ONCE(submit_many_order_and_ids),
+      LPT_ONCE(submit_many_max_queue),
+      LPT_ONCE(submit_many_wakes_threads),
       LPT_ONCE(spin_wait),
   };
   /* Sanitizer runtimes start a thread of their own with the first thread
