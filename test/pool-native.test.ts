@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_READ, EVENT_WRITE } from '../lib/index';
+import { run } from '../lib/hub';
 import { CancelledError, ThreadPool, native, type ThreadPoolOptions } from '../lib/pool';
 import { ensureDist, installFdCleanup, socketpair, thrown, track, waitFor } from './helpers';
 
@@ -164,6 +165,49 @@ describe('native tasks', () => {
     expect(performance.now() - t0).toBeLessThan(5000);
     expect(queued.cancelled()).toBe(true);
     expect(await running).toBeUndefined();
+  });
+});
+
+describe('completions while the loop thread is busy', () => {
+  // While the loop's thread runs, finishing native tasks do not write the
+  // pool's fd (lp_pool_set_awake); the loop's prepare phase must deliver
+  // them, or announce them on the fd before it blocks. A lost wake-up would
+  // hang these awaits.
+  const busy = (ms: number) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+  };
+
+  for (const spinUs of [0, 20]) {
+    it(`a task that finishes during synchronous work is delivered (spinUs ${spinUs})`, async () => {
+      const pool = makePool({ spinUs });
+      for (let i = 0; i < 20; i++) {
+        const f = pool.submit(native.noop);
+        busy(i % 4 === 0 ? 20 : 1);
+        expect(f.done()).toBe(false); // delivered by the loop, never inside submit's caller
+        await f;
+      }
+      // Serial round trips, with turns of the loop in between.
+      for (let i = 0; i < 3000; i++) {
+        await pool.submit(native.noop);
+        if (i % 500 === 0) await new Promise((r) => setImmediate(r));
+      }
+      expect(pool.stats().completed).toBe(3020);
+    });
+  }
+
+  it('inside a greenlet that blocks on the future', async () => {
+    const pool = makePool();
+    const got = await run(() => {
+      const out: unknown[] = [];
+      for (let i = 0; i < 10; i++) {
+        const f = pool.submit(native.hash, Buffer.from([i]));
+        busy(5);
+        out.push(f.result());
+      }
+      return out;
+    });
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => fnv1a64(Buffer.from([i]))));
   });
 });
 
