@@ -206,6 +206,7 @@ export interface NativeGreenletRuntime {
     spinTimeouts: number;
     sleeps: number;
     switches: number;
+    futexHashSlots: number;
   };
   /** Sets (ns, when given) and returns the process-wide spin budget in ns. */
   spin(ns?: number): number;

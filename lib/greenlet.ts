@@ -49,6 +49,13 @@ export interface RuntimeStats {
   sleeps: number;
   /** Switches so far: hand-offs of control from one greenlet's thread to another's. */
   switches: number;
+  /**
+   * Slots of the process's private futex hash (Linux 6.17+), which the
+   * runtime grows with its threads (docs/greenlets.md, "Thousands of
+   * sleeping threads"); 0 when the process uses the global hash, -1 where
+   * the kernel has no such hash.
+   */
+  futexHashSlots: number;
 }
 
 type Payload = { args: unknown[] } | { error: unknown };

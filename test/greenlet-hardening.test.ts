@@ -152,6 +152,22 @@ describe('the thread pool shrinks after a burst', () => {
     }
   });
 
+  it("grows the process's private futex hash with its threads (Linux 6.17+: 16 slots on 2 CPUs otherwise)", (ctx) => {
+    const before = runtimeStats().futexHashSlots;
+    // -1: the kernel has no private futex hash; 0: the process uses the global one.
+    if (before <= 0) ctx.skip();
+    const many = Array.from({ length: 300 }, () => new Greenlet(() => main.switch()));
+    many.forEach((g) => g.switch());
+    try {
+      expect(runtimeStats().threads).toBeGreaterThanOrEqual(300);
+      // More than 4 threads per slot makes the runtime resize to 16 per thread.
+      expect(runtimeStats().futexHashSlots).toBeGreaterThanOrEqual(1024);
+    } finally {
+      many.forEach((g) => g.switch());
+    }
+    expect(many.every((g) => g.dead)).toBe(true);
+  });
+
   it('rejects an idle timeout that is not an integer number of ms in range', () => {
     for (const bad of ['5', null, undefined, {}]) expect(thrown(() => setIdleThreadTimeout(bad as never)).code).toBe('ERR_INVALID_ARG_TYPE');
     for (const bad of [-1, 1.5, Number.NaN, 86_400_001]) expect(thrown(() => setIdleThreadTimeout(bad)).code).toBe('ERR_OUT_OF_RANGE');

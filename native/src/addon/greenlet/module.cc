@@ -11,6 +11,7 @@
 #include <string.h>
 #include <v8.h>
 
+#include "futex_hash.h"
 #include "runtime.h"
 
 namespace looplet_greenlet {
@@ -118,6 +119,7 @@ napi_value JsStats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, out, "idleThreads", Int(env, rt->stats_idle()));
   napi_set_named_property(env, out, "threadsCreated", Double(env, rt->stats_created()));
   napi_set_named_property(env, out, "switches", Double(env, rt->stats_switches()));
+  napi_set_named_property(env, out, "futexHashSlots", Double(env, (double)FutexHash::Slots()));
   struct Counter {
     const char *name;
     uint64_t (Baton::*fn)() const;

@@ -1,6 +1,8 @@
 // The greenlet runtime: threads, switches, the pool, cleanup (runtime.h).
 #include "runtime.h"
 
+#include "futex_hash.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <signal.h>
@@ -209,6 +211,7 @@ Worker *GreenletRuntime::TakeWorker(size_t stack_size, int *err) {
   }
   created_++;
   workers_.push_back(w);
+  FutexHash::ThreadsChanged(+1);
   return w;
 }
 
@@ -488,6 +491,7 @@ void GreenletRuntime::TrimIdle(bool all) {
   }
   for (Worker *w : leaving) {
     pthread_join(w->thread, nullptr);
+    FutexHash::ThreadsChanged(-1);
     for (size_t i = 0; i < workers_.size(); i++) {
       if (workers_[i] == w) {
         workers_.erase(workers_.begin() + (long)i);
