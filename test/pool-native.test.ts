@@ -7,21 +7,13 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_READ, EVENT_WRITE } from '../lib/index';
 import { run } from '../lib/hub';
-import { CancelledError, ThreadPool, native, type ThreadPoolOptions } from '../lib/pool';
+import { CancelledError, ThreadPool, native } from '../lib/pool';
 import { ensureDist, installFdCleanup, socketpair, thrown, track, waitFor } from './helpers';
+import { makePool } from './pool-helpers';
 
 installFdCleanup();
 beforeAll(() => ensureDist());
 
-const pools: ThreadPool[] = [];
-function makePool(options: ThreadPoolOptions = {}): ThreadPool {
-  const pool = new ThreadPool({ maxThreads: 2, ...options });
-  pools.push(pool);
-  return pool;
-}
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.shutdown({ cancelPending: true })));
-});
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'looplet-pool-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

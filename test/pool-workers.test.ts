@@ -8,10 +8,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { getHub, run, sleep, spawn } from '../lib/hub';
-import { ThreadPool, getDefaultPool, native, runInExecutor, type Future, type ThreadPoolOptions } from '../lib/pool';
+import { ThreadPool, getDefaultPool, native, runInExecutor, type Future } from '../lib/pool';
 import { countFds, ensureDist, repoRoot, thrown, waitFor, withTimeout } from './helpers';
+import { makePool } from './pool-helpers';
 
 const cjs = path.join(__dirname, 'fixtures', 'pool', 'tasks.cjs');
 const task = (name: string) => ({ filename: cjs, name });
@@ -19,15 +20,6 @@ const distPool = path.join(repoRoot, 'dist', 'cjs', 'pool.js');
 
 beforeAll(() => ensureDist());
 
-const pools: ThreadPool[] = [];
-function makePool(options: ThreadPoolOptions = {}): ThreadPool {
-  const pool = new ThreadPool({ maxThreads: 2, ...options });
-  pools.push(pool);
-  return pool;
-}
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.shutdown({ cancelPending: true })));
-});
 
 function threads(): number {
   return Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]);

@@ -4,9 +4,10 @@
 // TypeScript), map / asCompleted, AbortSignal, transfer, stats.
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CancelledError, Future, ThreadPool, asCompleted, type ThreadPoolOptions } from '../lib/pool';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CancelledError, Future, ThreadPool, asCompleted } from '../lib/pool';
 import { ensureDist, thrown, waitFor } from './helpers';
+import { makePool } from './pool-helpers';
 
 const fixtures = path.join(__dirname, 'fixtures', 'pool');
 const cjs = path.join(fixtures, 'tasks.cjs');
@@ -14,15 +15,6 @@ const task = (name: string) => ({ filename: cjs, name });
 
 beforeAll(() => ensureDist());
 
-const pools: ThreadPool[] = [];
-function makePool(options: ThreadPoolOptions = {}): ThreadPool {
-  const pool = new ThreadPool({ maxThreads: 2, ...options });
-  pools.push(pool);
-  return pool;
-}
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.shutdown({ cancelPending: true })));
-});
 
 /** Returns once two of the pool's workers have each taken a task at the same time. */
 async function twoWorkersUp(pool: ThreadPool): Promise<void> {
