@@ -156,6 +156,11 @@ const { create: futureNew, settle: futureSettle, cancelled: futureCancelled, pla
 /** Where #submitJs encodes small argument lists (off V8's heap: an ArrayBuffer this size is external). */
 const ARGS_SCRATCH = new Uint8Array(new ArrayBuffer(FAST_ARGS_MAX));
 
+/** A free token (one returned to `free`), else the next unused index of `used`. */
+function takeToken(free: number[], used: unknown[]): number {
+  return free.length > 0 ? free.pop()! : used.length;
+}
+
 function workerScript(): string {
   // From the TypeScript sources (tests), the built worker script.
   const dir = __filename.endsWith('.ts') ? path.join(packageRoot(), 'dist', 'cjs', 'pool') : path.join(__dirname, 'pool');
@@ -547,7 +552,7 @@ export class ThreadPool {
       this.#hold(this.#jsHeld, future, (token) => q.push(token, taskId, own), KIND_JS);
       return future;
     }
-    const token = this.#jsFree.length > 0 ? this.#jsFree.pop()! : this.#jsFutures.length;
+    const token = takeToken(this.#jsFree, this.#jsFutures);
     const rc = q.push(token, taskId, bytes, length);
     if (rc < 0) {
       this.#jsFree.push(token);
@@ -578,7 +583,7 @@ export class ThreadPool {
       this.#holdNative(future, kind, view);
       return future;
     }
-    const token = this.#nFree.length > 0 ? this.#nFree.pop()! : this.#nFutures.length;
+    const token = takeToken(this.#nFree, this.#nFutures);
     this.#nKinds[token] = kind;
     this.#nFds[token] = this.#nArgs[0];
     const rc = np.submit(token, NATIVE_KINDS[kind], view);
@@ -614,7 +619,7 @@ export class ThreadPool {
     let taken = 0;
     if (this.#nHeld.length === 0 && n > 0) {
       for (let i = 0; i < n; i++) {
-        const token = this.#nFree.length > 0 ? this.#nFree.pop()! : this.#nFutures.length;
+        const token = takeToken(this.#nFree, this.#nFutures);
         this.#nFutures[token] = futures[i]; // reserves the token
         this.#nKinds[token] = kind;
         this.#nFds[token] = records[i * 6 + 1];
@@ -672,31 +677,34 @@ export class ThreadPool {
 
   /** Moves held futures into the queues while they have room. */
   #pumpHeld(): void {
-    while (this.#jsHeld.length > 0 && this.#q !== null) {
-      const token = this.#jsFree.length > 0 ? this.#jsFree.pop()! : this.#jsFutures.length;
-      const rc = this.#jsHeld[0].push(token);
+    if (this.#q !== null) this.#pump(this.#jsHeld, this.#jsFree, this.#jsFutures, this.#placeHeldJs);
+    if (this.#np !== null) this.#pump(this.#nHeld, this.#nFree, this.#nFutures, this.#placeHeldNative);
+  }
+
+  /** Pushes held futures from the front of list while their queue takes them; place() records each. */
+  #pump(list: Held[], free: number[], used: unknown[], place: (future: Future, token: number, rc: number) => void): void {
+    while (list.length > 0) {
+      const token = takeToken(free, used);
+      const rc = list[0].push(token);
       if (rc < 0) {
-        this.#jsFree.push(token);
+        free.push(token);
         break;
       }
-      const held = this.#jsHeld.shift()!;
+      const held = list.shift()!;
       heldOf.delete(held.future);
-      this.#pending--; // #placeJs counts it again
-      this.#placeJs(held.future, token, rc);
-    }
-    while (this.#nHeld.length > 0 && this.#np !== null) {
-      const token = this.#nFree.length > 0 ? this.#nFree.pop()! : this.#nFutures.length;
-      const rc = this.#nHeld[0].push(token);
-      if (rc < 0) {
-        this.#nFree.push(token);
-        break;
-      }
-      const held = this.#nHeld.shift()!;
-      heldOf.delete(held.future);
-      futurePlace(held.future, KIND_NATIVE, token);
-      this.#nFutures[token] = held.future;
+      place(held.future, token, rc);
     }
   }
+
+  #placeHeldJs = (future: Future, token: number, rc: number): void => {
+    this.#pending--; // #placeJs counts it again
+    this.#placeJs(future, token, rc);
+  };
+
+  #placeHeldNative = (future: Future, token: number): void => {
+    futurePlace(future, KIND_NATIVE, token);
+    this.#nFutures[token] = future;
+  };
 
   // -- pending count and refs ------------------------------------------------
 
