@@ -160,8 +160,8 @@ std::shared_ptr<Shared> FindShared(uint32_t id) {
   return it == r.pools.end() ? nullptr : it->second;
 }
 
-// Copies a Uint8Array (or undefined: empty) into s.
-// Copies view v (its first `length` bytes when length is a number) into s.
+// Copies view v (undefined: empty; its first `length` bytes when length is
+// a number) into s.
 void CopyBytes(const Napi::Value &v, std::string &s, const Napi::Value &length = Napi::Value()) {
   if (!v.IsTypedArray()) {
     s.clear();
@@ -175,6 +175,17 @@ void CopyBytes(const Napi::Value &v, std::string &s, const Napi::Value &length =
     if (want >= 0 && (size_t)want < n) n = (size_t)want;
   }
   s.assign(p, n);
+}
+
+// Moves a record's bytes (field: its args or result) out into a Buffer:
+// what did not fit the shared data buffer. Empty for an unknown token.
+Napi::Value TakeBytes(Napi::Env env, Shared *shared, uint32_t token, std::string Rec::*field) {
+  std::string bytes;
+  if (shared != nullptr) {
+    std::lock_guard<std::mutex> lock(shared->mu);
+    if (token < shared->recs.size() && shared->recs[token]) bytes.swap((*shared->recs[token]).*field);
+  }
+  return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
 }
 
 struct Buffers {
@@ -442,14 +453,7 @@ Napi::Value JsTaskQueue::Drain(const Napi::CallbackInfo &info) {
 
 // result(token) -> Buffer: a result drain() left in its record
 Napi::Value JsTaskQueue::Result(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  uint32_t token = info[0].As<Napi::Number>().Uint32Value();
-  std::string bytes;
-  if (shared_) {
-    std::lock_guard<std::mutex> lock(shared_->mu);
-    if (token < shared_->recs.size() && shared_->recs[token]) bytes.swap(shared_->recs[token]->result);
-  }
-  return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
+  return TakeBytes(info.Env(), shared_.get(), info[0].As<Napi::Number>().Uint32Value(), &Rec::result);
 }
 
 // workerGone(workerId) -> the token it was running (its task failed), -1
@@ -712,14 +716,7 @@ Napi::Value JsTaskWorker::Take(const Napi::CallbackInfo &info) {
 
 // args(token) -> Buffer: arguments too large for the data buffer
 Napi::Value JsTaskWorker::Args(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  std::string bytes;
-  if (shared_) {
-    uint32_t token = info[0].As<Napi::Number>().Uint32Value();
-    std::lock_guard<std::mutex> lock(shared_->mu);
-    if (token < shared_->recs.size() && shared_->recs[token]) bytes.swap(shared_->recs[token]->args);
-  }
-  return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
+  return TakeBytes(info.Env(), shared_.get(), info[0].As<Napi::Number>().Uint32Value(), &Rec::args);
 }
 
 // complete(token, status, result?, retire?, length?) -> take()'s code for the
