@@ -59,121 +59,89 @@ def serial_summary(samples):
     return {'p50': samples[n // 2], 'p99': percentile(samples, 0.99), 'mean': sum(samples) / n, 'n': n}
 
 
-# ---- ThreadPoolExecutor ------------------------------------------------------
+def measure(trial, call, start, semaphore, gather):
+    """Runs one trial on a pool described by how it runs things:
+    call(fn)                 runs fn() and waits for it
+    start(fn, args, then)    runs fn(*args); then(_) is called once it is done
+    semaphore(n)             a semaphore that then() may release
+    gather(fn, arg, count)   runs count fn(arg) at once and waits for all
+    """
+    kind = trial['kind']
+    if kind == 'serial':
+        n = trial['n']
+        for _ in range(min(2000, n)):
+            call(noop)
+        out = []
+        for _ in range(n):
+            t0 = time.perf_counter_ns()
+            call(noop)
+            out.append((time.perf_counter_ns() - t0) / 1000)
+        return serial_summary(out)
+    if kind == 'throughput':
+        fn, args = task_of(trial['task'])
+
+        def saturate(ms, inflight):
+            sem = semaphore(inflight)
+            release = lambda _done: sem.release()
+            deadline = time.perf_counter() + ms / 1000
+            sent = 0
+            while time.perf_counter() < deadline:
+                sem.acquire()
+                start(fn, args, release)
+                sent += 1
+            for _ in range(inflight):
+                sem.acquire()
+            return sent
+
+        saturate(trial['warmupMs'], trial['inflight'])
+        cpu0 = time.thread_time()
+        t0 = time.perf_counter()
+        n = saturate(trial['ms'], trial['inflight'])
+        secs = time.perf_counter() - t0
+        cpu = time.thread_time() - cpu0
+        return {'tasksPerSec': n / secs, 'mainCpuUs': cpu * 1e6 / n, 'n': n}
+    if kind == 'speedup':
+        data = bytes(trial['bytes'])
+        run = lambda: gather(hashlib.sha256, data, trial['tasks'])
+        run()
+        best = float('inf')
+        for _ in range(3):
+            t0 = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - t0)
+        return {'ms': best * 1000}
+    raise ValueError('unknown trial kind %r' % kind)
+
 
 def tpe_trial(trial):
+    """concurrent.futures.ThreadPoolExecutor."""
     from concurrent.futures import ThreadPoolExecutor
     ex = ThreadPoolExecutor(max_workers=trial['threads'])
     try:
-        kind = trial['kind']
-        if kind == 'serial':
-            n = trial['n']
-            for _ in range(min(2000, n)):
-                ex.submit(noop).result()
-            out = []
-            for _ in range(n):
-                t0 = time.perf_counter_ns()
-                ex.submit(noop).result()
-                out.append((time.perf_counter_ns() - t0) / 1000)
-            return serial_summary(out)
-        if kind == 'throughput':
-            fn, args = task_of(trial['task'])
-
-            def saturate(ms, inflight):
-                sem = threading.Semaphore(inflight)
-                done = [0]
-                lock = threading.Lock()
-
-                def on_done(_f):
-                    with lock:
-                        done[0] += 1
-                    sem.release()
-
-                deadline = time.perf_counter() + ms / 1000
-                sent = 0
-                while time.perf_counter() < deadline:
-                    sem.acquire()
-                    ex.submit(fn, *args).add_done_callback(on_done)
-                    sent += 1
-                for _ in range(inflight):
-                    sem.acquire()
-                return sent
-
-            saturate(trial['warmupMs'], trial['inflight'])
-            cpu0 = time.thread_time()
-            t0 = time.perf_counter()
-            n = saturate(trial['ms'], trial['inflight'])
-            secs = time.perf_counter() - t0
-            cpu = time.thread_time() - cpu0
-            return {'tasksPerSec': n / secs, 'mainCpuUs': cpu * 1e6 / n, 'n': n}
-        if kind == 'speedup':
-            data = bytes(trial['bytes'])
-            run = lambda: [f.result() for f in [ex.submit(hashlib.sha256, data) for _ in range(trial['tasks'])]]
-            run()
-            best = float('inf')
-            for _ in range(3):
-                t0 = time.perf_counter()
-                run()
-                best = min(best, time.perf_counter() - t0)
-            return {'ms': best * 1000}
-        raise ValueError('unknown trial kind %r' % kind)
+        return measure(
+            trial,
+            call=lambda fn: ex.submit(fn).result(),
+            start=lambda fn, args, then: ex.submit(fn, *args).add_done_callback(then),
+            semaphore=threading.Semaphore,
+            gather=lambda fn, arg, count: [f.result() for f in [ex.submit(fn, arg) for _ in range(count)]],
+        )
     finally:
         ex.shutdown(wait=True)
 
 
-# ---- gevent's threadpool -----------------------------------------------------
-
 def gevent_trial(trial):
-    import gevent
+    """gevent's threadpool, driven from the main greenlet."""
     from gevent.lock import Semaphore
     from gevent.threadpool import ThreadPool
     pool = ThreadPool(trial['threads'])
     try:
-        kind = trial['kind']
-        if kind == 'serial':
-            n = trial['n']
-            for _ in range(min(2000, n)):
-                pool.apply(noop)
-            out = []
-            for _ in range(n):
-                t0 = time.perf_counter_ns()
-                pool.apply(noop)
-                out.append((time.perf_counter_ns() - t0) / 1000)
-            return serial_summary(out)
-        if kind == 'throughput':
-            fn, args = task_of(trial['task'])
-
-            def saturate(ms, inflight):
-                sem = Semaphore(inflight)
-                release = lambda _r: sem.release()
-                deadline = time.perf_counter() + ms / 1000
-                sent = 0
-                while time.perf_counter() < deadline:
-                    sem.acquire()
-                    pool.spawn(fn, *args).rawlink(release)
-                    sent += 1
-                for _ in range(inflight):
-                    sem.acquire()
-                return sent
-
-            saturate(trial['warmupMs'], trial['inflight'])
-            cpu0 = time.thread_time()
-            t0 = time.perf_counter()
-            n = saturate(trial['ms'], trial['inflight'])
-            secs = time.perf_counter() - t0
-            cpu = time.thread_time() - cpu0
-            return {'tasksPerSec': n / secs, 'mainCpuUs': cpu * 1e6 / n, 'n': n}
-        if kind == 'speedup':
-            data = bytes(trial['bytes'])
-            run = lambda: [r.get() for r in [pool.spawn(hashlib.sha256, data) for _ in range(trial['tasks'])]]
-            run()
-            best = float('inf')
-            for _ in range(3):
-                t0 = time.perf_counter()
-                run()
-                best = min(best, time.perf_counter() - t0)
-            return {'ms': best * 1000}
-        raise ValueError('unknown trial kind %r' % kind)
+        return measure(
+            trial,
+            call=pool.apply,
+            start=lambda fn, args, then: pool.spawn(fn, *args).rawlink(then),
+            semaphore=Semaphore,
+            gather=lambda fn, arg, count: [r.get() for r in [pool.spawn(fn, arg) for _ in range(count)]],
+        )
     finally:
         pool.kill()
 
