@@ -7,7 +7,7 @@
 // thousands of greenlets every FUTEX_WAKE walks a chain of threads / 16
 // waiters, each a cache miss (15% of a 10,000-sleeper run's time was in
 // futex_wake, 2026-12-01). PR_FUTEX_HASH_SET_SLOTS resizes that hash, but a
-// resize takes the caller 17-44 ms (an RCU grace period, measured on the same
+// resize takes the caller 15-44 ms (an RCU grace period, measured on the same
 // VM), so this resizes rarely and in big steps: once the process has more
 // than 4 live greenlet threads per slot, to 16 slots per thread (a power of
 // two, at most kMaxSlots): at 64 threads to 1,024 slots, at 4,096 to 32,768.
