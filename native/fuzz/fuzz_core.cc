@@ -129,6 +129,19 @@ void pool_forget(int index) {
 
 int pool_index(uint8_t b) { return npool ? b % npool : -1; }
 
+// Numbers this input does not own (a closed number, a poller's or the hub's
+// own fd) may be closed or reopened by the core whenever a poller or the hub
+// is made or freed: treat every registration of one as moved then.
+void unowned_changed() {
+  for (Model &m : models)
+    for (int fd = 0; fd < kModelFds; fd++) {
+      if (!m.regs[fd].on) continue;
+      bool owned = false;
+      for (int i = 0; i < npool && !owned; i++) owned = pool[i] == fd;
+      if (!owned) m.regs[fd].moved = true;
+    }
+}
+
 // An fd number to give the poller: mostly an owned fd, sometimes one that is
 // not open, a closed number, or a poller's own fd.
 int pick_fd(Input &in, int self) {
@@ -294,6 +307,7 @@ void free_poller(Model &m) {
 void new_poller(Model &m, uint8_t b) {
   free_poller(m);
   int rc = lp_poller_new(&m.p, kBackends[b % 3]);
+  unowned_changed();
   FUZZ_CHECK(rc == 0 || rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM);
 }
 
@@ -324,6 +338,7 @@ void op_hub(Input &in) {
     hub = nullptr;
     memset(tasks, 0, sizeof tasks);
     int rc = lp_hub_new(&hub, kBackends[in.next() % 3]);
+    unowned_changed();
     FUZZ_CHECK(rc == 0 || rc == -EMFILE || rc == -ENOMEM);
     return;
   }
