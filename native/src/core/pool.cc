@@ -810,7 +810,12 @@ int lp_pool_spin_wait(lp_pool_t *pool, uint32_t spin_ns) {
   if (was_awake) return came;
   if (came) {
     // The caller completes now; lp_pool_complete announces what it leaves.
+    // Taken under mu: the thread whose push_done made ready non-zero still
+    // holds mu until it has read owner_awake, and must read it true (else it
+    // writes the fd for a completion the owner already saw).
+    lock(&pool->mu);
     pool->owner_awake.store(false, std::memory_order_seq_cst);
+    unlock(&pool->mu);
     return 1;
   }
   lp_pool_set_awake(pool, 0);
