@@ -108,6 +108,47 @@ describe('results', () => {
     expect(stats.running).toBe(0);
   });
 
+  it('cancels racing the workers for queued tasks: each future settles once, cancelled or with its value', async () => {
+    const pool = makePool();
+    const N = 20_000;
+    const futures = Array.from({ length: N }, (_, i) => pool.submit((x: number) => x, i));
+    let withdrawn = 0;
+    // Cancel every third from the back while the workers take from the front.
+    for (let i = N - 1; i >= 0; i -= 3) {
+      if (futures[i].cancel()) withdrawn++;
+      if (i % 300 === 0) await new Promise((r) => setImmediate(r));
+    }
+    const outcomes = await Promise.allSettled(futures);
+    let values = 0;
+    outcomes.forEach((o, i) => {
+      if (o.status === 'fulfilled') {
+        expect(o.value).toBe(i);
+        expect(futures[i].cancelled()).toBe(false);
+        values++;
+      } else {
+        expect(o.reason).toBeInstanceOf(CancelledError);
+        expect(futures[i].cancelled()).toBe(true);
+      }
+    });
+    expect(withdrawn).toBeGreaterThan(0);
+    expect(values + withdrawn).toBe(N);
+    const stats = pool.stats();
+    expect(stats.queued).toBe(0);
+    expect(stats.running).toBe(0);
+    // The queue still works, and tokens freed by cancel() are reused.
+    expect(await Promise.all([1, 2, 3].map((x) => pool.submit((y: number) => y * 2, x)))).toEqual([2, 4, 6]);
+  });
+
+  it('a batch of results larger than the loop thread\'s buffer all arrive, with no completion after them', async () => {
+    const pool = makePool({ spinUs: 0 }); // no prepare-phase delivery either
+    const futures = Array.from({ length: 12 }, (_, i) => pool.submit((n: number, c: string) => c.repeat(n), 60_000, String.fromCharCode(97 + i)));
+    // Hold this thread until every task has finished: one wake-up, one batch.
+    const until = Date.now() + 5000;
+    while (pool.stats().running + pool.stats().queued > 0 && Date.now() < until);
+    const values = (await Promise.all(futures)) as string[];
+    values.forEach((v, i) => expect(v === String.fromCharCode(97 + i).repeat(60_000)).toBe(true));
+  });
+
   it('primitives, short and long strings, and argument lists of any length cross intact', async () => {
     // Covers both encodings: the fast one (numbers, booleans, null,
     // undefined, ASCII strings up to 64 chars, up to 32 arguments) and V8's.

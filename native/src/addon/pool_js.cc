@@ -15,18 +15,39 @@
 // its buffer), runs each, and completes it with the serialized result, then
 // takes the next without going back to its loop; when the queue is empty it
 // registers as idle and returns to its event loop, where its timers and I/O
-// run. Completions go on the done list; the first after the owner last
+// run. Completions go into the done ring; the first after the owner last
 // drained wakes the owner (uv_async_send), and one drain() delivers the
 // whole batch into the owner's buffers.
 //
-// Invariants (under Shared::mu)
-//   - A record (per token) is FREE, QUEUED, RUNNING (worker_ names its
-//     worker) or DONE (on the done list). The FIFO holds (token, gen) pairs;
-//     a pair whose gen is not the record's current one, or whose record is
-//     not QUEUED, is a cancelled task's tombstone and is skipped.
-//   - A worker is idle exactly when it is on the idle stack; it is woken by
-//     the push that pops it. The owner is woken only when notified_ goes
-//     from false to true; drain() resets it once the done list is empty.
+// The owner never waits for Shared::mu on its hot paths (push, drain,
+// cancel of a queued task, state): with every CPU busy, a worker holding mu
+// may be preempted, and an owner that slept on mu would sleep until that
+// worker's next time slice (milliseconds of event-loop delay, measured:
+// docs/pool.md, "Keeping the loop responsive"). Pushes travel to the
+// workers through `incoming`, a single-producer ring (the owner produces;
+// whoever holds mu consumes it into the FIFO), and completions back through
+// `done`, a ring that workers produce into under mu and the owner consumes.
+// A record's state and generation share one atomic word, so that claiming
+// a queued task (a worker) and withdrawing it (the owner's cancel) are one
+// compare-and-swap each.
+//
+// Invariants
+//   - A record (per token) is FREE, QUEUED, RUNNING (worker names its
+//     worker) or DONE (in the done ring). `incoming` and the FIFO hold
+//     (token, gen) pairs; a pair whose gen is not the record's current one,
+//     or whose record is not QUEUED, is a cancelled task's tombstone.
+//   - Only the owner moves a record out of FREE, DONE (drain) or QUEUED by
+//     cancel; only a worker under mu moves it QUEUED -> RUNNING -> DONE.
+//   - The rings never fill: the owner grows them under mu (where it is
+//     their only user) before a token count could exceed their capacity;
+//     `incoming`, which also holds tombstones, is flushed into the FIFO
+//     under mu when full.
+//   - A worker is idle exactly when it is on the idle stack (under mu); it
+//     is woken by the push that pops it. A worker registers (idle_count)
+//     before its last look at the queue, and the owner publishes a push
+//     before it reads idle_count: one of the two sees the other.
+//   - The owner is woken only when `notified` goes from false to true;
+//     drain() resets it once the done ring is empty, then looks again.
 //   - uv_async handles are sent to only while their side has not detached:
 //     each side clears its pointer under mu before closing the handle.
 #include <errno.h>
@@ -52,12 +73,16 @@ using namespace lp_pool_binding;
 
 enum RecState : uint8_t { FREE, QUEUED, RUNNING, DONE };
 
+// A record's state and generation in one word: gen << 8 | state.
+constexpr uint64_t Word(uint32_t gen, RecState st) { return (uint64_t)gen << 8 | st; }
+constexpr RecState StateOf(uint64_t w) { return (RecState)(w & 0xff); }
+constexpr uint32_t GenOf(uint64_t w) { return (uint32_t)(w >> 8); }
+
 struct Rec {
-  RecState state = FREE;
-  uint32_t gen = 0;
+  std::atomic<uint64_t> word{Word(0, FREE)};
   uint32_t task = 0;
-  int32_t worker = -1;
-  bool cancel_requested = false;
+  int32_t worker = -1;  // under mu
+  bool cancel_requested = false;  // under mu while RUNNING
   double status = 0;
   std::string args;
   std::string result;
@@ -71,41 +96,76 @@ struct WorkerRec {
   bool retired = false;
 };
 
+// A single-producer single-consumer ring of T. Each side may be taken by
+// different threads over time as long as they are ordered (by mu). grow()
+// needs both sides excluded.
+template <typename T>
+class Ring {
+ public:
+  explicit Ring(size_t cap) : buf_(cap), mask_(cap - 1) {}
+  size_t capacity() const { return buf_.size(); }
+  bool empty() const { return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire); }
+  bool push(const T &v) {
+    size_t t = tail_.load(std::memory_order_relaxed);
+    if (t - head_.load(std::memory_order_acquire) == buf_.size()) return false;
+    buf_[t & mask_] = v;
+    tail_.store(t + 1, std::memory_order_seq_cst);  // seq_cst: see the idle/notified handshakes
+    return true;
+  }
+  // The oldest element, or null when empty; pop() removes it.
+  const T *front() const {
+    size_t h = head_.load(std::memory_order_relaxed);
+    return h == tail_.load(std::memory_order_acquire) ? nullptr : &buf_[h & mask_];
+  }
+  void pop() { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  void grow(size_t cap) {
+    if (cap <= buf_.size()) return;
+    std::vector<T> next(cap);
+    size_t n = 0;
+    for (const T *v; (v = front()) != nullptr; pop()) next[n++] = *v;
+    buf_.swap(next);
+    mask_ = cap - 1;
+    head_.store(0, std::memory_order_relaxed);
+    tail_.store(n, std::memory_order_release);
+  }
+
+ private:
+  std::vector<T> buf_;
+  size_t mask_;
+  std::atomic<size_t> head_{0};  // the consumer's
+  std::atomic<size_t> tail_{0};  // the producer's
+};
+
 struct TaskDef {
   int kind;
   std::string a, b;
 };
 
+using Entry = std::pair<uint32_t, uint32_t>;  // (token, gen)
+
 struct Shared {
   std::mutex mu;
   uint32_t id = 0;
   size_t max_queue = 0;
-  std::vector<std::unique_ptr<Rec>> recs;  // by token
-  std::deque<std::pair<uint32_t, uint32_t>> fifo;
-  size_t queued = 0;
-  size_t running = 0;
-  std::vector<uint32_t> done;
-  size_t done_head = 0;
-  bool notified = false;
-  int64_t notified_ns = 0;  // when notified turned true (NowNs)
-  uv_async_t *owner_async = nullptr;
+  std::vector<std::unique_ptr<Rec>> recs;  // by token; grown by the owner under mu
+  Ring<Entry> incoming{256};               // owner -> FIFO (consumed under mu)
+  std::deque<Entry> fifo;                  // under mu
+  Ring<uint32_t> done{256};                // workers (under mu) -> owner
+  std::atomic<uint32_t> queued{0};         // QUEUED records
+  std::atomic<uint32_t> running{0};        // RUNNING records
+  std::atomic<bool> notified{false};
+  std::atomic<int64_t> notified_ns{0};  // when notified turned true (NowNs)
+  std::atomic<bool> shutdown{false};
+  std::atomic<uint32_t> idle_count{0};  // idle.size()
+  uv_async_t *owner_async = nullptr;    // under mu
   std::unordered_map<uint32_t, WorkerRec> workers;
   std::vector<uint32_t> idle;
   std::unordered_map<uint32_t, TaskDef> tasks;
-  bool shutdown = false;
-  uint64_t wakeups = 0;
-  // Mirrors of queued, queued + running and the done list's length, written
-  // under mu and read without it by spinning threads (spin_us).
-  std::atomic<uint32_t> queued_hint{0};
-  std::atomic<uint32_t> inflight_hint{0};
-  std::atomic<uint32_t> done_hint{0};
-  std::atomic<bool> shutdown_hint{false};
+  std::atomic<uint64_t> wakeups{0};
 
-  void Mirror() {
-    queued_hint.store((uint32_t)queued, std::memory_order_relaxed);
-    inflight_hint.store((uint32_t)(queued + running), std::memory_order_relaxed);
-    done_hint.store((uint32_t)(done.size() - done_head), std::memory_order_release);
-    shutdown_hint.store(shutdown, std::memory_order_relaxed);
+  // Under mu: moves what the owner pushed into the FIFO.
+  void Flush() {
+    for (const Entry *e; (e = incoming.front()) != nullptr; incoming.pop()) fifo.push_back(*e);
   }
 
   // under mu
@@ -113,6 +173,7 @@ struct Shared {
     while (!idle.empty()) {
       uint32_t w = idle.back();
       idle.pop_back();
+      idle_count.store((uint32_t)idle.size(), std::memory_order_seq_cst);
       auto it = workers.find(w);
       if (it == workers.end() || !it->second.idle) continue;
       it->second.idle = false;
@@ -131,6 +192,7 @@ struct Shared {
     for (size_t i = 0; i < idle.size(); i++)
       if (idle[i] == w) {
         idle.erase(idle.begin() + (long)i);
+        idle_count.store((uint32_t)idle.size(), std::memory_order_seq_cst);
         return;
       }
   }
@@ -299,10 +361,10 @@ JsTaskQueue::JsTaskQueue(const Napi::CallbackInfo &info) : Napi::ObjectWrap<JsTa
 void JsTaskQueue::OnPrepare() {
   if (!shared_) return;
   Shared &s = *shared_;
-  if (s.inflight_hint.load(std::memory_order_relaxed) == 0 && s.done_hint.load(std::memory_order_relaxed) == 0) return;
-  if (s.done_hint.load(std::memory_order_acquire) == 0) {
+  if (s.done.empty()) {
+    if (s.queued.load(std::memory_order_relaxed) + s.running.load(std::memory_order_relaxed) == 0) return;
     if (!lp_spin_should(&governor_)) return;
-    bool caught = SpinUntil(spin_ns_, [&] { return s.done_hint.load(std::memory_order_acquire) != 0; });
+    bool caught = SpinUntil(spin_ns_, [&] { return !s.done.empty(); });
     lp_spin_result(&governor_, caught);
     if (!caught) return;
   }
@@ -332,21 +394,33 @@ Napi::Value JsTaskQueue::DefineTask(const Napi::CallbackInfo &info) {
 }
 
 // push(token, taskId, args?, length?) -> 2 * queued + (1 if an idle worker was woken),
-// or -EAGAIN (maxQueue tasks wait already) / -ESHUTDOWN
+// or -EAGAIN (maxQueue tasks wait already) / -ESHUTDOWN. Takes mu only for
+// a token beyond any before, a full `incoming`, or an idle worker to wake.
 Napi::Value JsTaskQueue::Push(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!shared_) return Napi::Number::New(env, -ESHUTDOWN);
   uint32_t token = info[0].As<Napi::Number>().Uint32Value();
   Shared &s = *shared_;
-  std::lock_guard<std::mutex> lock(s.mu);
-  if (s.shutdown) return Napi::Number::New(env, -ESHUTDOWN);
-  if (s.max_queue > 0 && s.queued >= s.max_queue) return Napi::Number::New(env, -EAGAIN);
-  if (token >= s.recs.size()) s.recs.resize((size_t)token + 1);
-  if (!s.recs[token]) s.recs[token].reset(new Rec);
+  if (s.shutdown.load(std::memory_order_relaxed)) return Napi::Number::New(env, -ESHUTDOWN);
+  if (s.max_queue > 0 && s.queued.load(std::memory_order_relaxed) >= s.max_queue)
+    return Napi::Number::New(env, -EAGAIN);
+  if (token >= s.recs.size()) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.recs.resize((size_t)token + 1);
+    // Every token fits the done ring (each is in it at most once).
+    size_t cap = s.done.capacity();
+    while (cap < s.recs.size()) cap *= 2;
+    s.done.grow(cap);
+    s.incoming.grow(cap);
+  }
+  if (!s.recs[token]) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.recs[token].reset(new Rec);
+  }
   Rec &r = *s.recs[token];
-  LP_ASSERT(r.state == FREE);
-  r.state = QUEUED;
-  r.gen++;
+  uint64_t w = r.word.load(std::memory_order_relaxed);
+  LP_ASSERT(StateOf(w) == FREE);
+  uint32_t gen = GenOf(w) + 1;
   r.task = info[1].As<Napi::Number>().Uint32Value();
   r.worker = -1;
   r.cancel_requested = false;
@@ -355,12 +429,21 @@ Napi::Value JsTaskQueue::Push(const Napi::CallbackInfo &info) {
   CopyBytes(info[2], r.args, info[3]);
   r.submit_ns = NowNs();
   r.start_ns = r.end_ns = 0;
-  s.fifo.emplace_back(token, r.gen);
-  s.queued++;
-  s.Mirror();
-  bool woke = !s.idle.empty();
-  s.WakeIdle();
-  return Napi::Number::New(env, (double)s.queued * 2 + (woke ? 1 : 0));
+  r.word.store(Word(gen, QUEUED), std::memory_order_release);
+  uint32_t queued = s.queued.fetch_add(1, std::memory_order_seq_cst) + 1;
+  if (!s.incoming.push(Entry(token, gen))) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.Flush();
+    s.fifo.emplace_back(token, gen);
+  }
+  bool woke = false;
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the push above, then idle_count
+  if (s.idle_count.load(std::memory_order_seq_cst) != 0) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    woke = !s.idle.empty();
+    s.WakeIdle();
+  }
+  return Napi::Number::New(env, (double)queued * 2 + (woke ? 1 : 0));
 }
 
 // cancel(token) -> 0 (withdrawn before it started: the token is free again),
@@ -370,17 +453,17 @@ Napi::Value JsTaskQueue::Cancel(const Napi::CallbackInfo &info) {
   if (!shared_) return Napi::Number::New(env, -ENOENT);
   uint32_t token = info[0].As<Napi::Number>().Uint32Value();
   Shared &s = *shared_;
-  std::lock_guard<std::mutex> lock(s.mu);
   if (token >= s.recs.size() || !s.recs[token]) return Napi::Number::New(env, -ENOENT);
   Rec &r = *s.recs[token];
-  if (r.state == QUEUED) {
-    r.state = FREE;  // its FIFO entry is now a tombstone
-    r.args.clear();
-    s.queued--;
-    s.Mirror();
+  uint64_t w = r.word.load(std::memory_order_acquire);
+  if (StateOf(w) == QUEUED &&
+      r.word.compare_exchange_strong(w, Word(GenOf(w), FREE), std::memory_order_acq_rel, std::memory_order_acquire)) {
+    r.args.clear();  // its queue entry is now a tombstone
+    s.queued.fetch_sub(1, std::memory_order_relaxed);
     return Napi::Number::New(env, 0);
   }
-  if (r.state == RUNNING) {
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (StateOf(r.word.load(std::memory_order_relaxed)) == RUNNING) {
     if (!r.cancel_requested) {
       r.cancel_requested = true;
       auto it = s.workers.find((uint32_t)r.worker);
@@ -400,9 +483,8 @@ Napi::Value JsTaskQueue::State(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!shared_) return Napi::Number::New(env, 2);
   uint32_t token = info[0].As<Napi::Number>().Uint32Value();
-  std::lock_guard<std::mutex> lock(shared_->mu);
   if (token >= shared_->recs.size() || !shared_->recs[token]) return Napi::Number::New(env, 2);
-  RecState st = shared_->recs[token]->state;
+  RecState st = StateOf(shared_->recs[token]->word.load(std::memory_order_acquire));
   return Napi::Number::New(env, st == QUEUED ? 0 : st == RUNNING ? 1 : 2);
 }
 
@@ -415,10 +497,11 @@ Napi::Value JsTaskQueue::Drain(const Napi::CallbackInfo &info) {
   if (!shared_ || buf_.header == nullptr) return Napi::Number::New(env, 0);
   Shared &s = *shared_;
   size_t max = buf_.header_len / 6, n = 0, used = 0;
-  std::lock_guard<std::mutex> lock(s.mu);
-  while (n < max && s.done_head < s.done.size()) {
-    uint32_t token = s.done[s.done_head];
+  for (const uint32_t *next; n < max && (next = s.done.front()) != nullptr;) {
+    uint32_t token = *next;
     Rec &r = *s.recs[token];
+    uint64_t w = r.word.load(std::memory_order_acquire);
+    LP_ASSERT(StateOf(w) == DONE);
     size_t len = r.result.size();
     double offset;
     if (used + len <= buf_.data_len) {
@@ -438,16 +521,27 @@ Napi::Value JsTaskQueue::Drain(const Napi::CallbackInfo &info) {
     h[4] = (double)(r.start_ns - r.submit_ns);
     h[5] = (double)(r.end_ns - r.start_ns);
     if (offset >= 0) r.result.clear();
-    r.state = FREE;
-    s.done_head++;
+    r.word.store(Word(GenOf(w), FREE), std::memory_order_relaxed);
+    s.done.pop();
     n++;
   }
-  if (s.done_head == s.done.size()) {
-    s.done.clear();
-    s.done_head = 0;
-    s.notified = false;
+  if (s.done.empty()) {
+    // Completions from now on wake the owner again; one that came between
+    // the look above and this store would have found notified still true.
+    s.notified.store(false, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (!s.done.empty() && !s.notified.exchange(true, std::memory_order_seq_cst)) {
+      int rc = uv_async_send(async_);
+      LP_ASSERT(rc == 0);
+      (void)rc;
+    }
+  } else if (n < max) {
+    // The data buffer is full: the rest comes with the next callback (the
+    // caller stops at a short drain, and notified stays set meanwhile).
+    int rc = uv_async_send(async_);
+    LP_ASSERT(rc == 0);
+    (void)rc;
   }
-  s.Mirror();
   return Napi::Number::New(env, (double)n);
 }
 
@@ -473,11 +567,11 @@ Napi::Value JsTaskQueue::WorkerGone(const Napi::CallbackInfo &info) {
   s.workers.erase(it);
   if (token >= 0) {
     Rec &r = *s.recs[(size_t)token];
-    LP_ASSERT(r.state == RUNNING);
-    r.state = FREE;
+    uint64_t w = r.word.load(std::memory_order_relaxed);
+    LP_ASSERT(StateOf(w) == RUNNING);
+    r.word.store(Word(GenOf(w), FREE), std::memory_order_relaxed);
     r.args.clear();
-    s.running--;
-    s.Mirror();
+    s.running.fetch_sub(1, std::memory_order_relaxed);
     return Napi::Number::New(env, token);
   }
   return Napi::Number::New(env, retired ? -2 : -1);
@@ -488,8 +582,7 @@ Napi::Value JsTaskQueue::WorkerGone(const Napi::CallbackInfo &info) {
 Napi::Value JsTaskQueue::Stop(const Napi::CallbackInfo &info) {
   if (shared_) {
     std::lock_guard<std::mutex> lock(shared_->mu);
-    shared_->shutdown = true;
-    shared_->Mirror();
+    shared_->shutdown.store(true);
     shared_->WakeAllIdle();
   }
   return info.Env().Undefined();
@@ -502,11 +595,11 @@ Napi::Value JsTaskQueue::Stats(const Napi::CallbackInfo &info) {
   uint64_t wakeups = 0;
   if (shared_) {
     std::lock_guard<std::mutex> lock(shared_->mu);
-    queued = shared_->queued;
-    running = shared_->running;
+    queued = shared_->queued.load();
+    running = shared_->running.load();
     workers = shared_->LiveWorkers();
     idle = shared_->idle.size();
-    wakeups = shared_->wakeups;
+    wakeups = shared_->wakeups.load();
   }
   o.Set("queued", Napi::Number::New(env, (double)queued));
   o.Set("running", Napi::Number::New(env, (double)running));
@@ -541,14 +634,14 @@ void JsTaskQueue::Close() {
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
     shared_->owner_async = nullptr;
-    shared_->shutdown = true;
+    shared_->shutdown.store(true);
+    shared_->Flush();
     for (auto &e : shared_->fifo) {
-      Rec &r = *shared_->recs[e.first];
-      if (r.state == QUEUED && r.gen == e.second) r.state = FREE;
+      uint64_t queued = Word(e.second, QUEUED);
+      shared_->recs[e.first]->word.compare_exchange_strong(queued, Word(e.second, FREE));
     }
     shared_->fifo.clear();
-    shared_->queued = 0;
-    shared_->Mirror();
+    shared_->queued.store(0);
     shared_->WakeAllIdle();
   }
   {
@@ -658,17 +751,17 @@ Napi::Value JsTaskWorker::SetBuffers(const Napi::CallbackInfo &info) {
 int JsTaskWorker::TryTakeLocked() {
   Shared &s = *shared_;
   WorkerRec &w = s.workers[worker_];
+  s.Flush();
   while (!s.fifo.empty()) {
-    auto e = s.fifo.front();
+    Entry e = s.fifo.front();
     s.fifo.pop_front();
     Rec &r = *s.recs[e.first];
-    if (r.state != QUEUED || r.gen != e.second) continue;
-    r.state = RUNNING;
+    uint64_t queued = Word(e.second, QUEUED);
+    if (!r.word.compare_exchange_strong(queued, Word(e.second, RUNNING), std::memory_order_acq_rel)) continue;
     r.worker = (int32_t)worker_;
     r.start_ns = NowNs();
-    s.queued--;
-    s.running++;
-    s.Mirror();
+    s.queued.fetch_sub(1, std::memory_order_relaxed);
+    s.running.fetch_add(1, std::memory_order_relaxed);
     w.current = (int32_t)e.first;
     bool inline_args = r.args.size() <= buf_.data_len;
     if (inline_args) memcpy(buf_.data, r.args.data(), r.args.size());
@@ -679,7 +772,7 @@ int JsTaskWorker::TryTakeLocked() {
     if (inline_args) r.args.clear();
     return 1;
   }
-  if (s.shutdown || w.retired || w.async == nullptr) return -1;
+  if (s.shutdown.load() || w.retired || w.async == nullptr) return -1;
   return 0;
 }
 
@@ -693,16 +786,29 @@ int JsTaskWorker::TakeLocked(std::unique_lock<std::mutex> &lock) {
     Shared &s = *shared_;
     lock.unlock();
     lp_spin_result(&governor_, SpinUntil(spin_ns_, [&] {
-      return s.queued_hint.load(std::memory_order_relaxed) != 0 || s.shutdown_hint.load(std::memory_order_relaxed);
+      return !s.incoming.empty() || s.queued.load(std::memory_order_relaxed) != 0 ||
+             s.shutdown.load(std::memory_order_relaxed);
     }));
     lock.lock();
     r = TryTakeLocked();
     if (r != 0) return r;
   }
-  WorkerRec &w = shared_->workers[worker_];
+  Shared &s = *shared_;
+  WorkerRec &w = s.workers[worker_];
   if (!w.idle) {
     w.idle = true;
-    shared_->idle.push_back(worker_);
+    s.idle.push_back(worker_);
+    s.idle_count.store((uint32_t)s.idle.size(), std::memory_order_seq_cst);
+  }
+  // A push the owner published before it read idle_count: take it now.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!s.incoming.empty()) {
+    r = TryTakeLocked();
+    if (r != 0) {
+      w.idle = false;
+      s.RemoveIdle(worker_);
+      return r;
+    }
   }
   return 0;
 }
@@ -731,20 +837,21 @@ Napi::Value JsTaskWorker::Complete(const Napi::CallbackInfo &info) {
   WorkerRec &w = s.workers[worker_];
   if (w.current == (int32_t)token) {
     Rec &r = *s.recs[token];
-    LP_ASSERT(r.state == RUNNING);
-    r.state = DONE;
+    uint64_t word = r.word.load(std::memory_order_relaxed);
+    LP_ASSERT(StateOf(word) == RUNNING);
     r.status = info[1].As<Napi::Number>().DoubleValue();
     CopyBytes(info[2], r.result, info[4]);
     r.end_ns = NowNs();
     r.worker = -1;
     w.current = -1;
-    s.running--;
-    s.done.push_back(token);
-    s.Mirror();
-    if (!s.notified && s.owner_async != nullptr) {
-      s.notified = true;
-      s.notified_ns = r.end_ns;
-      s.wakeups++;
+    s.running.fetch_sub(1, std::memory_order_relaxed);
+    r.word.store(Word(GenOf(word), DONE), std::memory_order_release);
+    bool pushed = s.done.push(token);
+    LP_ASSERT(pushed);  // the ring holds every token (Push)
+    (void)pushed;
+    if (s.owner_async != nullptr && !s.notified.exchange(true, std::memory_order_seq_cst)) {
+      s.notified_ns.store(r.end_ns, std::memory_order_relaxed);
+      s.wakeups.fetch_add(1, std::memory_order_relaxed);
       int rc = uv_async_send(s.owner_async);
       LP_ASSERT(rc == 0);
       (void)rc;
@@ -760,7 +867,8 @@ Napi::Value JsTaskWorker::Complete(const Napi::CallbackInfo &info) {
   // As a core pool thread does (pool.cc, yield_to_lagging_owner): with the
   // owner's wake-up unanswered for LP_POOL_OWNER_LAG_NS, give the CPU up once, so
   // that a loop thread waiting for one gets it before this worker's slice ends.
-  if (s.notified && NowNs() - s.notified_ns >= LP_POOL_OWNER_LAG_NS) {
+  if (s.notified.load(std::memory_order_relaxed) &&
+      NowNs() - s.notified_ns.load(std::memory_order_relaxed) >= LP_POOL_OWNER_LAG_NS) {
     lock.unlock();
     sched_yield();
     lock.lock();
