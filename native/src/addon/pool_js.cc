@@ -38,14 +38,15 @@
 //     or whose record is not QUEUED, is a cancelled task's tombstone.
 //   - Only the owner moves a record out of FREE, DONE (drain) or QUEUED by
 //     cancel; only a worker under mu moves it QUEUED -> RUNNING -> DONE.
-//   - The rings never fill: the owner grows them under mu (where it is
-//     their only user) before a token count could exceed their capacity;
+//   - `done` never fills: the owner grows both rings under mu (where it is
+//     their only user) to hold every token before it uses a new one.
 //     `incoming`, which also holds tombstones, is flushed into the FIFO
 //     under mu when full.
 //   - A worker is idle exactly when it is on the idle stack (under mu); it
-//     is woken by the push that pops it. A worker registers (idle_count)
-//     before its last look at the queue, and the owner publishes a push
-//     before it reads idle_count: one of the two sees the other.
+//     is woken by the push that pops it. A worker stores idle_count before
+//     its last look at `queued`, and the owner counts a push in `queued`
+//     (after it is in the ring) before it reads idle_count, all seq_cst:
+//     one of the two sees the other.
 //   - The owner is woken only when `notified` goes from false to true;
 //     drain() resets it once the done ring is empty, then looks again.
 //   - uv_async handles are sent to only while their side has not detached:
@@ -97,25 +98,36 @@ struct WorkerRec {
 };
 
 // A single-producer single-consumer ring of T. Each side may be taken by
-// different threads over time as long as they are ordered (by mu). grow()
-// needs both sides excluded.
+// different threads over time as long as they are ordered (by mu). Each side
+// keeps its own copy of the other's index, reloaded only when the ring
+// looks full (producer) or empty (consumer), and the two sides' fields sit
+// on separate cache lines. grow() needs both sides excluded.
 template <typename T>
 class Ring {
  public:
   explicit Ring(size_t cap) : buf_(cap), mask_(cap - 1) {}
   size_t capacity() const { return buf_.size(); }
-  bool empty() const { return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire); }
-  bool push(const T &v) {
+  // From any thread: seq_cst loads, for the handshakes in the top comment.
+  bool empty() const { return head_.load(std::memory_order_seq_cst) == tail_.load(std::memory_order_seq_cst); }
+  // The producer's: false when full. order: of the store that publishes v.
+  bool push(const T &v, std::memory_order order = std::memory_order_release) {
     size_t t = tail_.load(std::memory_order_relaxed);
-    if (t - head_.load(std::memory_order_acquire) == buf_.size()) return false;
+    if (t - head_seen_ == buf_.size()) {
+      head_seen_ = head_.load(std::memory_order_acquire);
+      if (t - head_seen_ == buf_.size()) return false;
+    }
     buf_[t & mask_] = v;
-    tail_.store(t + 1, std::memory_order_seq_cst);  // seq_cst: see the idle/notified handshakes
+    tail_.store(t + 1, order);
     return true;
   }
-  // The oldest element, or null when empty; pop() removes it.
-  const T *front() const {
+  // The consumer's: the oldest element, or null when empty; pop() removes it.
+  const T *front() {
     size_t h = head_.load(std::memory_order_relaxed);
-    return h == tail_.load(std::memory_order_acquire) ? nullptr : &buf_[h & mask_];
+    if (h == tail_seen_) {
+      tail_seen_ = tail_.load(std::memory_order_acquire);
+      if (h == tail_seen_) return nullptr;
+    }
+    return &buf_[h & mask_];
   }
   void pop() { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
   void grow(size_t cap) {
@@ -126,14 +138,18 @@ class Ring {
     buf_.swap(next);
     mask_ = cap - 1;
     head_.store(0, std::memory_order_relaxed);
+    head_seen_ = 0;
+    tail_seen_ = n;
     tail_.store(n, std::memory_order_release);
   }
 
  private:
   std::vector<T> buf_;
   size_t mask_;
-  std::atomic<size_t> head_{0};  // the consumer's
-  std::atomic<size_t> tail_{0};  // the producer's
+  alignas(64) std::atomic<size_t> tail_{0};  // the producer's
+  size_t head_seen_ = 0;                     // the producer's copy of head_
+  alignas(64) std::atomic<size_t> head_{0};  // the consumer's
+  size_t tail_seen_ = 0;                     // the consumer's copy of tail_
 };
 
 struct TaskDef {
@@ -144,23 +160,29 @@ struct TaskDef {
 using Entry = std::pair<uint32_t, uint32_t>;  // (token, gen)
 
 struct Shared {
-  std::mutex mu;
+  // Read on the owner's hot paths, rarely written (kept off the lines the
+  // workers write all the time).
   uint32_t id = 0;
   size_t max_queue = 0;
   std::vector<std::unique_ptr<Rec>> recs;  // by token; grown by the owner under mu
-  Ring<Entry> incoming{256};               // owner -> FIFO (consumed under mu)
-  std::deque<Entry> fifo;                  // under mu
-  Ring<uint32_t> done{256};                // workers (under mu) -> owner
-  std::atomic<uint32_t> queued{0};         // QUEUED records
-  std::atomic<uint32_t> running{0};        // RUNNING records
-  std::atomic<bool> notified{false};
-  std::atomic<int64_t> notified_ns{0};  // when notified turned true (NowNs)
   std::atomic<bool> shutdown{false};
   std::atomic<uint32_t> idle_count{0};  // idle.size()
+
+  alignas(64) std::mutex mu;
+  std::deque<Entry> fifo;               // under mu
   uv_async_t *owner_async = nullptr;    // under mu
   std::unordered_map<uint32_t, WorkerRec> workers;
   std::vector<uint32_t> idle;
   std::unordered_map<uint32_t, TaskDef> tasks;
+
+  Ring<Entry> incoming{256};  // owner -> FIFO (consumed under mu)
+  Ring<uint32_t> done{256};   // workers (under mu) -> owner
+
+  alignas(64) std::atomic<uint32_t> queued{0};  // QUEUED records
+  std::atomic<uint32_t> running{0};             // RUNNING records
+
+  alignas(64) std::atomic<bool> notified{false};
+  std::atomic<int64_t> notified_ns{0};  // when notified turned true (NowNs)
   std::atomic<uint64_t> wakeups{0};
 
   // Under mu: moves what the owner pushed into the FIFO.
@@ -430,14 +452,17 @@ Napi::Value JsTaskQueue::Push(const Napi::CallbackInfo &info) {
   r.submit_ns = NowNs();
   r.start_ns = r.end_ns = 0;
   r.word.store(Word(gen, QUEUED), std::memory_order_release);
-  uint32_t queued = s.queued.fetch_add(1, std::memory_order_seq_cst) + 1;
   if (!s.incoming.push(Entry(token, gen))) {
     std::lock_guard<std::mutex> lock(s.mu);
     s.Flush();
     s.fifo.emplace_back(token, gen);
   }
+  // Counted after it is in the ring or the FIFO: a worker that reads
+  // queued != 0 finds it. Then idle_count, read after that seq_cst update:
+  // a worker going idle stores idle_count before it reads queued, so one of
+  // the two sees the other (TakeLocked).
+  uint32_t queued = s.queued.fetch_add(1, std::memory_order_seq_cst) + 1;
   bool woke = false;
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // the push above, then idle_count
   if (s.idle_count.load(std::memory_order_seq_cst) != 0) {
     std::lock_guard<std::mutex> lock(s.mu);
     woke = !s.idle.empty();
@@ -529,7 +554,6 @@ Napi::Value JsTaskQueue::Drain(const Napi::CallbackInfo &info) {
     // Completions from now on wake the owner again; one that came between
     // the look above and this store would have found notified still true.
     s.notified.store(false, std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (!s.done.empty() && !s.notified.exchange(true, std::memory_order_seq_cst)) {
       int rc = uv_async_send(async_);
       LP_ASSERT(rc == 0);
@@ -800,9 +824,8 @@ int JsTaskWorker::TakeLocked(std::unique_lock<std::mutex> &lock) {
     s.idle.push_back(worker_);
     s.idle_count.store((uint32_t)s.idle.size(), std::memory_order_seq_cst);
   }
-  // A push the owner published before it read idle_count: take it now.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!s.incoming.empty()) {
+  // A push the owner counted before it read idle_count: take it now.
+  if (s.queued.load(std::memory_order_seq_cst) != 0) {
     r = TryTakeLocked();
     if (r != 0) {
       w.idle = false;
@@ -846,7 +869,7 @@ Napi::Value JsTaskWorker::Complete(const Napi::CallbackInfo &info) {
     w.current = -1;
     s.running.fetch_sub(1, std::memory_order_relaxed);
     r.word.store(Word(GenOf(word), DONE), std::memory_order_release);
-    bool pushed = s.done.push(token);
+    bool pushed = s.done.push(token, std::memory_order_seq_cst);  // then notified: see Drain
     LP_ASSERT(pushed);  // the ring holds every token (Push)
     (void)pushed;
     if (s.owner_async != nullptr && !s.notified.exchange(true, std::memory_order_seq_cst)) {
