@@ -256,7 +256,9 @@ function armIdle(): void {
   if (data.idleTimeoutMs < 0 || idleTimer !== null) return;
   idleTimer = setTimeout(() => {
     idleTimer = null;
-    if (!busy && worker.retire(data.minThreads)) leave();
+    if (busy) return;
+    if (worker.retire(data.minThreads)) leave();
+    else armIdle(); // needed (minThreads), or a push on its way: ask again later
   }, data.idleTimeoutMs);
 }
 

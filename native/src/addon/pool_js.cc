@@ -82,8 +82,10 @@ constexpr uint32_t GenOf(uint64_t w) { return (uint32_t)(w >> 8); }
 struct Rec {
   std::atomic<uint64_t> word{Word(0, FREE)};
   uint32_t task = 0;
-  int32_t worker = -1;  // under mu
-  bool cancel_requested = false;  // under mu while RUNNING
+  // worker and cancel_requested: the owner's while FREE (push resets them),
+  // under mu while RUNNING (the claiming worker, cancel, cancelled()).
+  int32_t worker = -1;
+  bool cancel_requested = false;
   double status = 0;
   std::string args;
   std::string result;
@@ -460,7 +462,9 @@ Napi::Value JsTaskQueue::Push(const Napi::CallbackInfo &info) {
   // Counted after it is in the ring or the FIFO: a worker that reads
   // queued != 0 finds it. Then idle_count, read after that seq_cst update:
   // a worker going idle stores idle_count before it reads queued, so one of
-  // the two sees the other (TakeLocked).
+  // the two sees the other (TakeLocked). (A worker may claim the task before
+  // this count: queued then wraps below 0 until the fetch_add, seen only
+  // by workers, as a reason to look at the queue once more.)
   uint32_t queued = s.queued.fetch_add(1, std::memory_order_seq_cst) + 1;
   bool woke = false;
   if (s.idle_count.load(std::memory_order_seq_cst) != 0) {
@@ -554,6 +558,7 @@ Napi::Value JsTaskQueue::Drain(const Napi::CallbackInfo &info) {
     // Completions from now on wake the owner again; one that came between
     // the look above and this store would have found notified still true.
     s.notified.store(false, std::memory_order_seq_cst);
+    if (!s.done.empty()) s.notified_ns.store(NowNs(), std::memory_order_relaxed);  // for the workers' lag check
     if (!s.done.empty() && !s.notified.exchange(true, std::memory_order_seq_cst)) {
       int rc = uv_async_send(async_);
       LP_ASSERT(rc == 0);
@@ -940,6 +945,9 @@ Napi::Value JsTaskWorker::Retire(const Napi::CallbackInfo &info) {
   std::lock_guard<std::mutex> lock(shared_->mu);
   WorkerRec &w = shared_->workers[worker_];
   if (!w.idle || w.current >= 0 || shared_->LiveWorkers() <= min) return Napi::Boolean::New(env, false);
+  // A push counted (or still in the ring) whose owner has not yet looked
+  // for an idle worker to wake: stay for it.
+  if (shared_->queued.load() != 0 || !shared_->incoming.empty()) return Napi::Boolean::New(env, false);
   w.idle = false;
   w.retired = true;
   shared_->RemoveIdle(worker_);
