@@ -8,6 +8,9 @@
 
 #include <napi.h>
 #include <stdint.h>
+#include <uv.h>
+
+#include "lp_assert.h"
 
 // { NativeTaskPool, JsTaskQueue, JsTaskWorker, kinds }
 Napi::Object InitPool(Napi::Env env);
@@ -71,6 +74,39 @@ bool SpinUntil(int64_t budget_ns, Cond cond) {
     if ((i & 31) == 31 && NowNs() >= deadline) return cond();
   }
 }
+
+// A loop hook (uv_prepare_t or uv_check_t) started on loop with cb and
+// data, unref'd: it runs every loop iteration without keeping the loop alive.
+template <typename H, int (*Init)(uv_loop_t *, H *), int (*Start)(H *, void (*)(H *))>
+H *StartHook(uv_loop_t *loop, void *data, void (*cb)(H *)) {
+  H *h = new H;
+  int rc = Init(loop, h);
+  LP_ASSERT(rc == 0);  // fails only for an invalid loop
+  h->data = data;
+  rc = Start(h, cb);
+  LP_ASSERT(rc == 0);
+  (void)rc;
+  uv_unref((uv_handle_t *)h);
+  return h;
+}
+
+// Stops and closes a hook from StartHook (if any) and clears the pointer.
+template <typename H, int (*Stop)(H *)>
+void CloseHook(H *&h) {
+  if (h == nullptr) return;
+  Stop(h);
+  uv_close((uv_handle_t *)h, [](uv_handle_t *u) { delete (H *)u; });
+  h = nullptr;
+}
+
+inline uv_prepare_t *StartPrepare(uv_loop_t *loop, void *data, uv_prepare_cb cb) {
+  return StartHook<uv_prepare_t, uv_prepare_init, uv_prepare_start>(loop, data, cb);
+}
+inline uv_check_t *StartCheck(uv_loop_t *loop, void *data, uv_check_cb cb) {
+  return StartHook<uv_check_t, uv_check_init, uv_check_start>(loop, data, cb);
+}
+inline void ClosePrepare(uv_prepare_t *&h) { CloseHook<uv_prepare_t, uv_prepare_stop>(h); }
+inline void CloseCheck(uv_check_t *&h) { CloseHook<uv_check_t, uv_check_stop>(h); }
 
 }  // namespace lp_pool_binding
 

@@ -360,15 +360,8 @@ JsTaskQueue::JsTaskQueue(const Napi::CallbackInfo &info) : Napi::ObjectWrap<JsTa
   (void)rc;
   async_->data = this;
   uv_unref((uv_handle_t *)async_);
-  if (spin_ns_ > 0) {
-    prepare_ = new uv_prepare_t;
-    rc = uv_prepare_init(loop, prepare_);
-    LP_ASSERT(rc == 0);
-    prepare_->data = this;
-    rc = uv_prepare_start(prepare_, [](uv_prepare_t *p) { static_cast<JsTaskQueue *>(p->data)->OnPrepare(); });
-    LP_ASSERT(rc == 0);
-    uv_unref((uv_handle_t *)prepare_);
-  }
+  if (spin_ns_ > 0)
+    prepare_ = StartPrepare(loop, this, [](uv_prepare_t *p) { static_cast<JsTaskQueue *>(p->data)->OnPrepare(); });
   {
     Registry &r = registry();
     std::lock_guard<std::mutex> lock(r.mu);
@@ -684,11 +677,7 @@ void JsTaskQueue::Close() {
   (void)status;
   uv_close((uv_handle_t *)async_, [](uv_handle_t *h) { delete (uv_async_t *)h; });
   async_ = nullptr;
-  if (prepare_ != nullptr) {
-    uv_prepare_stop(prepare_);
-    uv_close((uv_handle_t *)prepare_, [](uv_handle_t *h) { delete (uv_prepare_t *)h; });
-    prepare_ = nullptr;
-  }
+  ClosePrepare(prepare_);
   napi_async_destroy(env_, async_context_);
   async_context_ = nullptr;
 }

@@ -304,20 +304,8 @@ NativeTaskPool::NativeTaskPool(const Napi::CallbackInfo &info) : Napi::ObjectWra
   // spinUs the prepare also spins briefly for a completion before the loop
   // blocks, sparing the wake-up's latency.
   spin_ns_ = (int64_t)o.spin_us * 1000;
-  prepare_ = new uv_prepare_t;
-  rc = uv_prepare_init(loop, prepare_);
-  LP_ASSERT(rc == 0);
-  prepare_->data = this;
-  rc = uv_prepare_start(prepare_, [](uv_prepare_t *p) { static_cast<NativeTaskPool *>(p->data)->OnPrepare(); });
-  LP_ASSERT(rc == 0);
-  uv_unref((uv_handle_t *)prepare_);
-  check_ = new uv_check_t;
-  rc = uv_check_init(loop, check_);
-  LP_ASSERT(rc == 0);
-  check_->data = this;
-  rc = uv_check_start(check_, [](uv_check_t *c) { static_cast<NativeTaskPool *>(c->data)->OnCheck(); });
-  LP_ASSERT(rc == 0);
-  uv_unref((uv_handle_t *)check_);
+  prepare_ = StartPrepare(loop, this, [](uv_prepare_t *p) { static_cast<NativeTaskPool *>(p->data)->OnPrepare(); });
+  check_ = StartCheck(loop, this, [](uv_check_t *c) { static_cast<NativeTaskPool *>(c->data)->OnCheck(); });
   status = napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
   LP_ASSERT(status == napi_ok);
 }
@@ -624,16 +612,8 @@ void NativeTaskPool::Close() {
     uv_close((uv_handle_t *)poll_, [](uv_handle_t *h) { delete (uv_poll_t *)h; });
     poll_ = nullptr;
   }
-  if (prepare_ != nullptr) {
-    uv_prepare_stop(prepare_);
-    uv_close((uv_handle_t *)prepare_, [](uv_handle_t *h) { delete (uv_prepare_t *)h; });
-    prepare_ = nullptr;
-  }
-  if (check_ != nullptr) {
-    uv_check_stop(check_);
-    uv_close((uv_handle_t *)check_, [](uv_handle_t *h) { delete (uv_check_t *)h; });
-    check_ = nullptr;
-  }
+  ClosePrepare(prepare_);
+  CloseCheck(check_);
   if (pool_ != nullptr) {
     int rc = lp_pool_free(pool_);
     LP_ASSERT(rc == 0);
