@@ -551,11 +551,13 @@ Napi::Value JsTaskQueue::Drain(const Napi::CallbackInfo &info) {
     // Completions from now on wake the owner again; one that came between
     // the look above and this store would have found notified still true.
     s.notified.store(false, std::memory_order_seq_cst);
-    if (!s.done.empty()) s.notified_ns.store(NowNs(), std::memory_order_relaxed);  // for the workers' lag check
-    if (!s.done.empty() && !s.notified.exchange(true, std::memory_order_seq_cst)) {
-      int rc = uv_async_send(async_);
-      LP_ASSERT(rc == 0);
-      (void)rc;
+    if (!s.done.empty()) {
+      s.notified_ns.store(NowNs(), std::memory_order_relaxed);  // for the workers' lag check
+      if (!s.notified.exchange(true, std::memory_order_seq_cst)) {
+        int rc = uv_async_send(async_);
+        LP_ASSERT(rc == 0);
+        (void)rc;
+      }
     }
   } else if (n < max) {
     // The data buffer is full: the rest comes with the next callback (the
