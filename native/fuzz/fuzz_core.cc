@@ -12,10 +12,12 @@
 //   - a wait reports only registered fds, each once, with events inside the
 //     interest and the data of the current registration; a fired one-shot
 //     registration is not reported again until mod re-arms it;
-//   - what it reports for an fd whose number still names the file it was
-//     registered with (not closed or dup2'ed over since) is true of that
-//     file at that moment, as poll() on the number tells: no event of
-//     another file (a left-over kernel entry) is reported under it;
+//   - what it reports for an fd of the input's own whose number still names
+//     the file it was registered with (not closed or dup2'ed over since) is
+//     true of that file at that moment, as poll() on the number tells: no
+//     event of another file (a left-over kernel entry) is reported under it
+//     (not checked for numbers the input does not own: closed ones, which
+//     the closed-fd contract reports as ready, and the core's own fds);
 //   - lp_poller_count and lp_poller_interest agree with the model;
 //   - hub waits end with one of their documented results, and every task
 //     ends;
@@ -129,17 +131,19 @@ void pool_forget(int index) {
 
 int pool_index(uint8_t b) { return npool ? b % npool : -1; }
 
+bool owned(int fd) {
+  for (int i = 0; i < npool; i++)
+    if (pool[i] == fd) return true;
+  return false;
+}
+
 // Numbers this input does not own (a closed number, a poller's or the hub's
 // own fd) may be closed or reopened by the core whenever a poller or the hub
 // is made or freed: treat every registration of one as moved then.
 void unowned_changed() {
   for (Model &m : models)
-    for (int fd = 0; fd < kModelFds; fd++) {
-      if (!m.regs[fd].on) continue;
-      bool owned = false;
-      for (int i = 0; i < npool && !owned; i++) owned = pool[i] == fd;
-      if (!owned) m.regs[fd].moved = true;
-    }
+    for (int fd = 0; fd < kModelFds; fd++)
+      if (m.regs[fd].on && !owned(fd)) m.regs[fd].moved = true;
 }
 
 // An fd number to give the poller: mostly an owned fd, sometimes one that is
@@ -231,7 +235,11 @@ void op_add(Model &m, int self, Input &in) {
   }
   if (rc == 0) {
     FUZZ_CHECK(r != nullptr);
-    *r = Reg{true, false, false, events, tag};
+    // Moved from the start when the number is not the input's: it may name
+    // no file (a closed number, which the poll backend takes and reports
+    // with the registered events, the closed-fd contract, while poll() on it
+    // says POLLNVAL) or the core's own.
+    *r = Reg{true, false, !owned(fd), events, tag};
     m.count++;
   }
   check_reg(m, fd);
@@ -253,7 +261,7 @@ void op_mod(Model &m, int self, Input &in) {
   }
   if (rc == 0) {
     // A change that reaches the backend watches the file the number names now.
-    if (events != r->events || r->disarmed) r->moved = false;
+    if (events != r->events || r->disarmed) r->moved = !owned(fd);  // as in op_add
     r->events = events;
     r->tag = tag;
     r->disarmed = false;
