@@ -110,14 +110,23 @@ describe('results', () => {
 
   it('cancels racing the workers for queued tasks: each future settles once, cancelled or with its value', async () => {
     const pool = makePool();
+    // Both workers are held by gate tasks first, so the first half of the
+    // cancels below meets tasks surely queued (they must all succeed); the
+    // gates are then released and the second half races the workers.
+    const gates = [pool.submit(task('untilCancelled'), 20_000), pool.submit(task('untilCancelled'), 20_000)];
+    await waitFor(() => gates.every((g) => g.running()), 10_000, 'both gate tasks to start');
     const N = 20_000;
     const futures = Array.from({ length: N }, (_, i) => pool.submit((x: number) => x, i));
     let withdrawn = 0;
     // Cancel every third from the back while the workers take from the front.
     for (let i = N - 1; i >= 0; i -= 3) {
-      if (futures[i].cancel()) withdrawn++;
-      if (i % 300 === 0) await new Promise((r) => setImmediate(r));
+      if (i < N / 2 && gates[0].running()) gates.forEach((g) => g.cancel());
+      const ok = futures[i].cancel();
+      if (i >= N / 2) expect(ok).toBe(true);
+      if (ok) withdrawn++;
+      if (i < N / 2 && i % 300 === 0) await new Promise((r) => setImmediate(r));
     }
+    expect(await Promise.all(gates)).toEqual(['aborted: ERR_LOOPLET_POOL_CANCELLED', 'aborted: ERR_LOOPLET_POOL_CANCELLED']);
     const outcomes = await Promise.allSettled(futures);
     let values = 0;
     outcomes.forEach((o, i) => {
@@ -130,8 +139,9 @@ describe('results', () => {
         expect(futures[i].cancelled()).toBe(true);
       }
     });
-    expect(withdrawn).toBeGreaterThan(0);
+    expect(withdrawn).toBeGreaterThanOrEqual(Math.ceil(N / 6));
     expect(values + withdrawn).toBe(N);
+    expect(pool.stats().cancelled).toBe(withdrawn);
     const stats = pool.stats();
     expect(stats.queued).toBe(0);
     expect(stats.running).toBe(0);
