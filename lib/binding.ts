@@ -114,6 +114,7 @@ export interface NativeTaskPoolHandle {
   /** Refuses new tasks; returns how many queued ones were cancelled (when asked). */
   shutdown(cancelPending: boolean): number;
   stats(): { submitted: number; completed: number; failed: number; cancelled: number; wakeups: number; queued: number; running: number; threads: number; idleThreads: number };
+  /** Whether its completion handle keeps the loop alive while tasks are out (it refs and unrefs itself as they go and come). */
   ref(refed: boolean): void;
   /** Frees the pool: queued tasks are dropped, blocking ones end, the rest are waited for. */
   close(): void;

@@ -379,6 +379,7 @@ export class ThreadPool {
   /** Pending tasks no longer keep the process alive. */
   unref(): this {
     this.#refed = false;
+    this.#np?.ref(false);
     this.#updateRef();
     return this;
   }
@@ -386,6 +387,7 @@ export class ThreadPool {
   /** Pending tasks keep the process alive (the default; an idle pool never does). */
   ref(): this {
     this.#refed = true;
+    this.#np?.ref(true);
     this.#updateRef();
     return this;
   }
@@ -513,7 +515,7 @@ export class ThreadPool {
       const idle = this.idleTimeoutMs === Infinity ? -1 : Math.max(1, Math.ceil(this.idleTimeoutMs));
       this.#np = new Pool(this.minThreads, this.maxThreads, this.maxQueue === Infinity ? 0 : this.maxQueue, idle, this.#spinUs, 0, this.#onNativeComplete);
       this.#np.setBuffer(this.#nBuffer, this.#nArgs);
-      this.#np.ref(this.#handlesRefed);
+      this.#np.ref(this.#refed); // the binding refs its handle while tasks are out
     }
     return this.#np;
   }
@@ -724,12 +726,12 @@ export class ThreadPool {
     }
   }
 
+  /** The JS queue's handle keeps the loop alive while tasks are pending (the native pool's binding does this itself). */
   #updateRef(): void {
     const want = this.#refed && this.#pending > 0;
     if (want === this.#handlesRefed) return;
     this.#handlesRefed = want;
     this.#q?.ref(want);
-    this.#np?.ref(want);
   }
 
   // -- completions -----------------------------------------------------------

@@ -250,6 +250,31 @@ describe('process exit', () => {
     expect(unrefed.ms).toBeLessThan(10_000);
   });
 
+  it('native tasks: the pool keeps the process alive while they are out, and ref()/unref() apply to those already out', () => {
+    const idle = runScript(`${prelude}
+      const pool = new ThreadPool({ minThreads: 1 });
+      pool.submit(native.noop).then(() => pool.submit(native.sleep, 50)).then(() => console.log('done'));`);
+    expect(idle.stderr).toBe('');
+    expect(idle.stdout).toBe('done\n');
+    expect(idle.status).toBe(0);
+    expect(idle.ms).toBeLessThan(10_000);
+
+    const unrefLater = runScript(`${prelude}
+      const pool = new ThreadPool();
+      pool.submit(native.sleep, 20000).then(() => console.log('slept'));
+      setTimeout(() => pool.unref(), 50);`);
+    expect(unrefLater.stdout).toBe('');
+    expect(unrefLater.status).toBe(0);
+    expect(unrefLater.ms).toBeLessThan(10_000);
+
+    const refAgain = runScript(`${prelude}
+      const pool = new ThreadPool().unref();
+      pool.submit(native.sleep, 300).then(() => console.log('slept'));
+      pool.ref();`);
+    expect(refAgain.stdout).toBe('slept\n');
+    expect(refAgain.ms).toBeGreaterThanOrEqual(300);
+  });
+
   it('process.exit() during blocking native tasks ends them and exits at once', () => {
     const r = runScript(`${prelude}
       const pool = new ThreadPool({ maxThreads: 2 });

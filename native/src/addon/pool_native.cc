@@ -213,6 +213,19 @@ class NativeTaskPool : public Napi::ObjectWrap<NativeTaskPool> {
   void OnReadable();
   void OnPrepare();
   void OnCheck();
+  // The completion handle keeps the loop alive while tasks are out and JS
+  // asked for it (ref(true)): a serial round trip then costs no JS call
+  // to ref and unref it.
+  void UpdateRef() {
+    if (poll_ == nullptr) return;  // closed
+    bool want = want_ref_ && outstanding_ > 0;
+    if (want == refed_) return;
+    refed_ = want;
+    if (want)
+      uv_ref((uv_handle_t *)poll_);
+    else
+      uv_unref((uv_handle_t *)poll_);
+  }
   void Awake() {
     if (!awake_) {
       awake_ = true;
@@ -240,7 +253,8 @@ class NativeTaskPool : public Napi::ObjectWrap<NativeTaskPool> {
   const double *args_ = nullptr;
   int filled_ = 0;
   bool closing_ = false;
-  bool refed_ = false;
+  bool want_ref_ = false;  // ref(): JS wants the loop kept alive while tasks are out
+  bool refed_ = false;     // poll_ is ref'ed (UpdateRef)
   int error_ = 0;  // lp_pool_new's or uv_poll's failure, reported by submit
   size_t max_queue_ = 0;            // 0: unbounded
   std::vector<void *> batch_;       // submitMany's tasks, reused
@@ -400,6 +414,7 @@ Napi::Value NativeTaskPool::Submit(const Napi::CallbackInfo &info) {
   int rc = lp_pool_submit(pool_, Work, DoneThunk, t, &t->id);
   if (rc == 0) {
     outstanding_++;
+    UpdateRef();
     Awake();
   } else {
     Unprepare(env, t);
@@ -450,7 +465,10 @@ Napi::Value NativeTaskPool::SubmitMany(const Napi::CallbackInfo &info) {
       Unprepare(env, t);
   }
   outstanding_ += taken;
-  if (taken > 0) Awake();
+  if (taken > 0) {
+    UpdateRef();
+    Awake();
+  }
   return Napi::Number::New(env, rc);
 }
 
@@ -512,6 +530,7 @@ void NativeTaskPool::OnReadable() {
     }
     if (n < capacity_) break;
   }
+  UpdateRef();
 }
 
 // The loop may block next: deliver what has come, then stop counting as
@@ -573,17 +592,11 @@ Napi::Value NativeTaskPool::Stats(const Napi::CallbackInfo &info) {
   return o;
 }
 
-// ref(bool): whether the completion handle keeps the loop alive (lib/pool.ts
-// refs it while tasks are pending).
+// ref(bool): whether the completion handle keeps the loop alive while tasks
+// are out (the pool's ref()/unref()).
 Napi::Value NativeTaskPool::Ref(const Napi::CallbackInfo &info) {
-  bool ref = info[0].As<Napi::Boolean>().Value();
-  if (poll_ != nullptr && ref != refed_) {
-    if (ref)
-      uv_ref((uv_handle_t *)poll_);
-    else
-      uv_unref((uv_handle_t *)poll_);
-  }
-  refed_ = ref;
+  want_ref_ = info[0].As<Napi::Boolean>().Value();
+  UpdateRef();
   return info.Env().Undefined();
 }
 
