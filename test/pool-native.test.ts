@@ -7,11 +7,21 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_READ, EVENT_WRITE } from '../lib/index';
 import { run } from '../lib/hub';
-import { CancelledError, ThreadPool, native } from '../lib/pool';
+import { CancelledError, type Future, ThreadPool, native } from '../lib/pool';
 import { ensureDist, installFdCleanup, socketpair, thrown, track, waitFor } from './helpers';
 import { makePool } from './pool-helpers';
 
 installFdCleanup();
+
+/**
+ * A native task that holds a pool thread until open() is called (a wait for
+ * readability on one end of a socketpair), so that what is queued behind it
+ * stays queued however slow the test's own thread is.
+ */
+function gate(pool: ThreadPool): { task: Future<number>; open: () => void } {
+  const [a, b] = socketpair();
+  return { task: pool.submit(native.waitFd, a, EVENT_READ), open: () => fs.writeSync(b, 'x') };
+}
 beforeAll(() => ensureDist());
 
 
@@ -36,10 +46,10 @@ describe('native tasks', () => {
     const t0 = performance.now();
     let ticks = 0;
     const timer = setInterval(() => ticks++, 5);
-    await pool.submit(native.sleep, 80);
+    await pool.submit(native.sleep, 200);
     clearInterval(timer);
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(79);
-    expect(ticks).toBeGreaterThan(3);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(199);
+    expect(ticks).toBeGreaterThan(3); // 40 ticks' time: room for a loaded machine
   });
 
   it('noop() completes with undefined', async () => {
@@ -120,43 +130,51 @@ describe('native tasks', () => {
 
   it('cancel() withdraws a task not started; a running one runs on', async () => {
     const pool = makePool({ maxThreads: 1 });
-    const running = pool.submit(native.sleep, 100);
+    const { task: running, open } = gate(pool);
     const queued = pool.submit(native.noop);
-    await waitFor(() => running.running(), 10_000, 'the sleep to start');
+    await waitFor(() => running.running(), 10_000, 'the gate task to start');
     expect(queued.running()).toBe(false);
     expect(queued.cancel()).toBe(true);
     expect(queued.cancelled()).toBe(true);
     await expect(queued).rejects.toBeInstanceOf(CancelledError);
     expect(running.cancel()).toBe(false);
-    expect(await running).toBeUndefined();
+    open();
+    expect(await running).toBe(EVENT_READ);
     expect(pool.stats().cancelled).toBe(1);
   });
 
   it('maxQueue applies to native tasks too, in both modes', async () => {
     const reject = makePool({ maxThreads: 1, maxQueue: 1 });
-    const r1 = reject.submit(native.sleep, 60);
-    await waitFor(() => r1.running(), 10_000, 'the sleep to start');
+    const r1 = gate(reject);
+    await waitFor(() => r1.task.running(), 10_000, 'the gate task to start');
     const r2 = reject.submit(native.noop);
     expect(thrown(() => reject.submit(native.noop)).code).toBe('ERR_LOOPLET_POOL_QUEUE_FULL');
-    await Promise.all([r1, r2]);
+    r1.open();
+    await Promise.all([r1.task, r2]);
 
     const hold = makePool({ maxThreads: 1, maxQueue: 1, onQueueFull: 'wait' });
-    const h1 = hold.submit(native.sleep, 40);
-    await waitFor(() => h1.running(), 10_000, 'the sleep to start');
+    const h1 = gate(hold);
+    await waitFor(() => h1.task.running(), 10_000, 'the gate task to start');
     const held = Array.from({ length: 4 }, (_, i) => hold.submit(native.hash, Buffer.from([i])));
+    expect(hold.stats().queued).toBe(4);
+    h1.open();
     expect(await Promise.all(held)).toEqual([0, 1, 2, 3].map((i) => fnv1a64(Buffer.from([i]))));
   });
 
   it('shutdown() with cancelPending cancels queued native tasks and waits for the running one', async () => {
     const pool = new ThreadPool({ maxThreads: 1 });
-    const running = pool.submit(native.sleep, 50);
+    const { task: running, open } = gate(pool);
     const queued = pool.submit(native.sleep, 10_000);
-    await waitFor(() => running.running(), 10_000, 'the sleep to start');
-    const t0 = performance.now();
-    await pool.shutdown({ cancelPending: true });
-    expect(performance.now() - t0).toBeLessThan(5000);
+    await waitFor(() => running.running(), 10_000, 'the gate task to start');
+    const closed = pool.shutdown({ cancelPending: true });
     expect(queued.cancelled()).toBe(true);
-    expect(await running).toBeUndefined();
+    let done = false;
+    void closed.then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).toBe(false); // it waits for the running task
+    open();
+    await closed;
+    expect(await running).toBe(EVENT_READ);
   });
 });
 
@@ -242,20 +260,22 @@ describe('submitMany', () => {
 
   it("maxQueue: 'reject' refuses a batch that does not fit whole; 'wait' holds the rest in order", async () => {
     const reject = makePool({ maxThreads: 1, maxQueue: 3 });
-    const r1 = reject.submit(native.sleep, 60);
-    await waitFor(() => r1.running(), 10_000, 'the sleep to start');
+    const r1 = gate(reject);
+    await waitFor(() => r1.task.running(), 10_000, 'the gate task to start');
     expect(thrown(() => reject.submitMany(native.noop, [[], [], [], []])).code).toBe('ERR_LOOPLET_POOL_QUEUE_FULL');
     expect(reject.stats().queued).toBe(0);
     const fit = reject.submitMany(native.noop, [[], [], []]);
     expect(reject.stats().queued).toBe(3);
-    await Promise.all([r1, ...fit]);
+    r1.open();
+    await Promise.all([r1.task, ...fit]);
 
     const hold = makePool({ maxThreads: 1, maxQueue: 2, onQueueFull: 'wait' });
-    const h1 = hold.submit(native.sleep, 40);
-    await waitFor(() => h1.running(), 10_000, 'the sleep to start');
+    const h1 = gate(hold);
+    await waitFor(() => h1.task.running(), 10_000, 'the gate task to start');
     const held = hold.submitMany(native.hash, [0, 1, 2, 3, 4, 5].map((i) => [Buffer.from([i])] as [Buffer]));
     expect(hold.stats().queued).toBe(6);
     expect(held[5].cancel()).toBe(true);
+    h1.open();
     expect(await Promise.all(held.slice(0, 5))).toEqual([0, 1, 2, 3, 4].map((i) => fnv1a64(Buffer.from([i]))));
     await expect(held[5]).rejects.toBeInstanceOf(CancelledError);
   });
@@ -263,12 +283,14 @@ describe('submitMany', () => {
   it('an AbortSignal cancels the tasks of the batch not started; after shutdown it throws', async () => {
     const pool = new ThreadPool({ maxThreads: 1 });
     const ac = new AbortController();
-    const [first, ...rest] = pool.submitMany(native.sleep, [[50], [10_000], [10_000]], { signal: ac.signal });
-    await waitFor(() => first.running(), 10_000, 'the sleep to start');
+    const [a, b] = socketpair();
+    const [first, ...rest] = pool.submitMany(native.waitFd, [[a, EVENT_READ], [a, EVENT_READ], [a, EVENT_READ]], { signal: ac.signal });
+    await waitFor(() => first.running(), 10_000, 'the first task to start');
     ac.abort();
     expect(rest.every((f) => f.cancelled())).toBe(true);
     expect(first.cancelled()).toBe(false);
-    expect(await first).toBeUndefined();
+    fs.writeSync(b, 'x');
+    expect(await first).toBe(EVENT_READ);
     await pool.shutdown();
     expect(thrown(() => pool.submitMany(native.noop, [[]])).code).toBe('ERR_LOOPLET_POOL_SHUTDOWN');
   });

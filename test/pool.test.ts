@@ -389,12 +389,14 @@ describe('shutdown', () => {
 
   it('with cancelPending: tasks not started are cancelled, the running one finishes', async () => {
     const pool = new ThreadPool({ maxThreads: 1 });
-    const running = pool.submit(task('block'), 100);
+    const running = pool.submit(task('untilCancelled'), 20_000); // held until told through its signal
     const queued = [pool.submit(task('add'), 1, 1), pool.submit(task('add'), 2, 2)];
     await waitFor(() => running.running(), 10_000, 'the first task to start');
-    await pool.shutdown({ cancelPending: true });
-    expect(await running).toBe(100);
+    const closed = pool.shutdown({ cancelPending: true });
     expect(queued.every((f) => f.cancelled())).toBe(true);
+    expect(running.cancel()).toBe(false); // signals it: it returns
+    await closed;
+    expect(await running).toBe('aborted: ERR_LOOPLET_POOL_CANCELLED');
   });
 
   it('without wait: resolves at once; the pool still finishes its work', async () => {
@@ -430,25 +432,27 @@ describe('shutdown', () => {
 describe('maxQueue', () => {
   it("'reject' throws ERR_LOOPLET_POOL_QUEUE_FULL once maxQueue tasks wait", async () => {
     const pool = makePool({ maxThreads: 1, maxQueue: 2 });
-    const running = pool.submit(task('block'), 100);
+    const running = pool.submit(task('untilCancelled'), 20_000);
     await waitFor(() => running.running(), 10_000, 'the first task to start');
     const queued = [pool.submit(task('add'), 1, 0), pool.submit(task('add'), 2, 0)];
     const err = thrown(() => pool.submit(task('add'), 3, 0));
     expect(err.code).toBe('ERR_LOOPLET_POOL_QUEUE_FULL');
     expect(err.message).toContain('maxQueue 2');
-    expect(await Promise.all([running, ...queued])).toEqual([100, 1, 2]);
+    running.cancel(); // lets it return
+    expect(await Promise.all([running, ...queued])).toEqual(['aborted: ERR_LOOPLET_POOL_CANCELLED', 1, 2]);
     expect(await pool.submit(task('add'), 3, 0)).toBe(3); // room again
   });
 
   it("'wait' holds the futures and queues them, in order, as room frees", async () => {
     const pool = makePool({ maxThreads: 1, maxQueue: 1, onQueueFull: 'wait' });
-    const running = pool.submit(task('block'), 50);
+    const running = pool.submit(task('untilCancelled'), 20_000);
     await waitFor(() => running.running(), 10_000, 'the first task to start');
     const futures = Array.from({ length: 6 }, (_, i) => pool.submit(task('add'), i, 100));
     expect(pool.stats().queued).toBe(6);
     expect(futures[5].cancel()).toBe(true); // a held one can be cancelled
+    running.cancel(); // lets it return
     expect(await Promise.all(futures.slice(0, 5))).toEqual([100, 101, 102, 103, 104]);
-    expect(await running).toBe(50);
+    expect(await running).toBe('aborted: ERR_LOOPLET_POOL_CANCELLED');
   });
 });
 
@@ -535,7 +539,7 @@ describe('map and asCompleted', () => {
 
 describe('threads', () => {
   it('scale up to maxThreads and back down to minThreads after idleTimeoutMs', async () => {
-    const pool = makePool({ minThreads: 1, maxThreads: 3, idleTimeoutMs: 100 });
+    const pool = makePool({ minThreads: 1, maxThreads: 3, idleTimeoutMs: 1000 });
     const ids = new Set(await Promise.all(Array.from({ length: 6 }, () => pool.submit(task('block'), 60).then(() => 0))));
     expect(ids.size).toBe(1);
     expect(pool.stats().jsThreads).toBe(3);

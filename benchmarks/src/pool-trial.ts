@@ -209,11 +209,15 @@ async function serial(submit: Submit, n: number): Promise<SerialOutcome> {
 /**
  * Keeps `inflight` tasks in flight, submitting a new one as each completes,
  * until `ms` have passed; then lets those in flight finish. Resolves with
- * the number of tasks completed.
+ * the number of tasks completed. After `markMs` (checked with the deadline)
+ * it calls mark(tasks completed so far) once.
  */
-function saturate(submit: Submit, ms: number, inflight: number): Promise<number> {
+function saturate(submit: Submit, ms: number, inflight: number, markMs = Infinity, mark?: (done: number) => void): Promise<number> {
   return new Promise((resolve, reject) => {
-    const deadline = performance.now() + ms;
+    const start = performance.now();
+    const deadline = start + ms;
+    const markAt = start + markMs;
+    let marked = mark === undefined;
     let sent = 0;
     let done = 0;
     let open = true;
@@ -222,7 +226,14 @@ function saturate(submit: Submit, ms: number, inflight: number): Promise<number>
       submit().then(() => {
         done++;
         // performance.now() every 64 completions: cheap next to a task.
-        if (open && (done & 63) === 0 && performance.now() >= deadline) open = false;
+        if (open && (done & 63) === 0) {
+          const now = performance.now();
+          if (!marked && now >= markAt) {
+            marked = true;
+            mark!(done);
+          }
+          if (now >= deadline) open = false;
+        }
         if (open) one();
         else if (done === sent) resolve(done);
       }, reject);
@@ -232,15 +243,27 @@ function saturate(submit: Submit, ms: number, inflight: number): Promise<number>
 }
 
 async function throughput(submit: Submit, ms: number, warmupMs: number, inflight: number): Promise<ThroughputOutcome> {
-  await saturate(submit, warmupMs, inflight);
+  // One saturated run: the warm-up, then the measured window, with no pause
+  // between them and the same closures throughout. (A second saturate()
+  // call for the window made fresh closures, which V8 compiled again on its
+  // background threads at the window's start: on 2 vCPUs, both busy with
+  // pool threads, those compiles took the loop's CPU for 2-4 ms and showed
+  // as event-loop delay; benchmarks/RESULTS.md, "Thread pool".)
   const eld = monitorEventLoopDelay({ resolution: 1 });
-  eld.enable();
-  const cpu0 = mainThreadCpuUs();
-  const t0 = performance.now();
-  const n = await saturate(submit, ms, inflight);
+  let cpu0 = 0;
+  let t0 = 0;
+  let done0 = 0;
+  const total = await saturate(submit, warmupMs + ms, inflight, warmupMs, (done) => {
+    eld.enable();
+    cpu0 = mainThreadCpuUs();
+    t0 = performance.now();
+    done0 = done;
+  });
+  if (t0 === 0) throw new Error(`the warm-up never ended: ${total} tasks completed in ${warmupMs + ms} ms`);
   const elapsed = performance.now() - t0;
   const cpu = mainThreadCpuUs() - cpu0;
   eld.disable();
+  const n = total - done0;
   return {
     tasksPerSec: (n / elapsed) * 1000,
     n,
