@@ -147,6 +147,7 @@ interface Held {
 const SAMPLES = 4096;
 const JS_RECORDS = 512;
 const NATIVE_RECORDS = 512;
+const NO_RECORDS = new Float64Array(0);
 
 // Pools with pending tasks: reachable while native threads work for them.
 const busyPools = new Set<ThreadPool>();
@@ -242,6 +243,7 @@ export class ThreadPool {
   #jsHeader = new Float64Array(JS_RECORDS * 6);
   #jsData = Buffer.allocUnsafe(256 * 1024);
   #nBuffer = new Float64Array(NATIVE_RECORDS * 6);
+  #nRecords = NO_RECORDS; // submitMany's records
   #nArgs = new Float64Array(5);
 
   readonly #owner: FutureOwner = {
@@ -608,7 +610,11 @@ export class ThreadPool {
   #submitManyNative(task: NativeTask, lists: unknown[][]): Future[] {
     const kind = task[NATIVE];
     const n = lists.length;
-    const records = new Float64Array(n * 6);
+    // One scratch array, grown as needed (the binding reads it during the
+    // call), taken while in use: an argument's getter may submit again.
+    let records = this.#nRecords;
+    this.#nRecords = NO_RECORDS;
+    if (records.length < n * 6) records = new Float64Array(Math.max(n, (2 * records.length) / 6) * 6);
     let views: (ArrayBufferView | undefined)[] | undefined;
     for (let i = 0; i < n; i++) {
       const view = nativeArgs(kind, lists[i], this.#nArgs);
@@ -650,6 +656,7 @@ export class ThreadPool {
       this.#nArgs.set(records.subarray(i * 6 + 1, i * 6 + 6));
       this.#holdNative(futures[i], kind, views?.[i]);
     }
+    this.#nRecords = records;
     return futures;
   }
 

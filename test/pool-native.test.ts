@@ -246,6 +246,25 @@ describe('submitMany', () => {
     }
   });
 
+  it('a batch submitted from an argument getter while another batch is read keeps both intact', async () => {
+    const pool = makePool();
+    await Promise.all(pool.submitMany(native.noop, Array.from({ length: 8 }, () => []))); // the pool's scratch arrays now exist
+    const data = [Buffer.from('one'), Buffer.from('second'), Buffer.from('the third')];
+    let inner: Future<bigint>[] = [];
+    const innerData = [Buffer.from('inner, longer than the others'), Buffer.from('i2')];
+    const middle: unknown[] = [data[1]];
+    Object.defineProperty(middle, 1, {
+      get() {
+        inner = pool.submitMany(native.hash, innerData.map((b, i) => [b, 5 + i] as [Buffer, number]));
+        return 2;
+      },
+    });
+    const outer = pool.submitMany(native.hash, [[data[0], 1], middle as [Buffer, number], [data[2], 3]]);
+    expect(inner).toHaveLength(2);
+    expect(await Promise.all(outer)).toEqual([fnv1a64(data[0], 1), fnv1a64(data[1], 2), fnv1a64(data[2], 3)]);
+    expect(await Promise.all(inner)).toEqual([fnv1a64(innerData[0], 5), fnv1a64(innerData[1], 6)]);
+  });
+
   it('checks every argument list before it queues any', async () => {
     const pool = makePool();
     const before = pool.stats();

@@ -66,7 +66,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #failed = false;
   #value: unknown = undefined;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- keeps Future<T> assignable to Future<unknown>
-  #callbacks: Array<(future: any) => void> | null = null;
+  #callbacks: ((future: any) => void) | Array<(future: any) => void> | null = null; // one, or several in order
   #waiters: Set<Waiter> | null = null;
   #promise: Promise<T> | null = null;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -145,14 +145,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
   addDoneCallback(fn: (future: Future<T>) => void): void {
     if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
     if (this.#state !== PENDING) {
-      try {
-        fn(this);
-      } catch (err) {
-        reportCallbackError(err);
-      }
+      this.#call(fn);
       return;
     }
-    (this.#callbacks ??= []).push(fn);
+    const callbacks = this.#callbacks;
+    if (callbacks === null) this.#callbacks = fn;
+    else if (typeof callbacks === 'function') this.#callbacks = [callbacks, fn];
+    else callbacks.push(fn);
   }
 
   then<R1 = T, R2 = never>(
@@ -216,13 +215,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const callbacks = this.#callbacks;
     if (callbacks !== null) {
       this.#callbacks = null;
-      for (const fn of callbacks) {
-        try {
-          fn(this);
-        } catch (err) {
-          reportCallbackError(err);
-        }
-      }
+      if (typeof callbacks === 'function') this.#call(callbacks);
+      else for (const fn of callbacks) this.#call(fn);
+    }
+  }
+
+  #call(fn: (future: Future<T>) => void): void {
+    try {
+      fn(this);
+    } catch (err) {
+      reportCallbackError(err);
     }
   }
 }

@@ -110,7 +110,14 @@ export function nativeArgs(kind: keyof typeof NATIVE_KINDS, args: unknown[], out
   }
 }
 
-export function nativeResult(kind: keyof typeof NATIVE_KINDS, status: number, lo: number, hi: number, fd: number): { ok: boolean; value: unknown } {
+/** A native task's outcome; a task with no value shares one (read only). */
+export interface NativeOutcome {
+  readonly ok: boolean;
+  readonly value: unknown;
+}
+const NO_VALUE: NativeOutcome = Object.freeze({ ok: true, value: undefined });
+
+export function nativeResult(kind: keyof typeof NATIVE_KINDS, status: number, lo: number, hi: number, fd: number): NativeOutcome {
   if (status === -ECANCELED()) return { ok: false, value: new CancelledError('The pool closed while the task ran') };
   if (status < 0) {
     const syscall = kind === 'waitFd' ? 'poll' : kind === 'sleep' ? 'poll' : kind;
@@ -124,7 +131,7 @@ export function nativeResult(kind: keyof typeof NATIVE_KINDS, status: number, lo
     case 'pwrite':
       return { ok: true, value: status };
     default:
-      return { ok: true, value: undefined };
+      return NO_VALUE;
   }
 }
 

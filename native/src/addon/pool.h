@@ -105,7 +105,25 @@ inline uv_prepare_t *StartPrepare(uv_loop_t *loop, void *data, uv_prepare_cb cb)
 inline uv_check_t *StartCheck(uv_loop_t *loop, void *data, uv_check_cb cb) {
   return StartHook<uv_check_t, uv_check_init, uv_check_start>(loop, data, cb);
 }
+// An idle handle, unref'd and not started: while started, the loop polls
+// for I/O without blocking (SetIdle).
+inline uv_idle_t *NewIdle(uv_loop_t *loop) {
+  uv_idle_t *h = new uv_idle_t;
+  int rc = uv_idle_init(loop, h);
+  LP_ASSERT(rc == 0);  // fails only for an invalid loop
+  (void)rc;
+  uv_unref((uv_handle_t *)h);
+  return h;
+}
+inline void SetIdle(uv_idle_t *h, bool on) {
+  if (h == nullptr || on == (uv_is_active((uv_handle_t *)h) != 0)) return;
+  if (on)
+    uv_idle_start(h, [](uv_idle_t *) {});
+  else
+    uv_idle_stop(h);
+}
 inline void ClosePrepare(uv_prepare_t *&h) { CloseHook<uv_prepare_t, uv_prepare_stop>(h); }
+inline void CloseIdle(uv_idle_t *&h) { CloseHook<uv_idle_t, uv_idle_stop>(h); }
 inline void CloseCheck(uv_check_t *&h) { CloseHook<uv_check_t, uv_check_stop>(h); }
 
 }  // namespace lp_pool_binding

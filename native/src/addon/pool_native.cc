@@ -239,6 +239,7 @@ class NativeTaskPool : public Napi::ObjectWrap<NativeTaskPool> {
   uv_poll_t *poll_ = nullptr;
   uv_prepare_t *prepare_ = nullptr;
   uv_check_t *check_ = nullptr;
+  uv_idle_t *idle_ = nullptr;  // started while completions wait past a prepare
   bool awake_ = false;  // told the pool this thread is awake (lp_pool_set_awake)
   int64_t spin_ns_ = 0;
   lp_spin_governor governor_ = {};  // the loop thread's spins before it blocks
@@ -320,6 +321,7 @@ NativeTaskPool::NativeTaskPool(const Napi::CallbackInfo &info) : Napi::ObjectWra
   spin_ns_ = (int64_t)o.spin_us * 1000;
   prepare_ = StartPrepare(loop, this, [](uv_prepare_t *p) { static_cast<NativeTaskPool *>(p->data)->OnPrepare(); });
   check_ = StartCheck(loop, this, [](uv_check_t *c) { static_cast<NativeTaskPool *>(c->data)->OnCheck(); });
+  idle_ = NewIdle(loop);
   status = napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
   LP_ASSERT(status == napi_ok);
 }
@@ -541,6 +543,7 @@ void NativeTaskPool::OnReadable() {
 // read and no epoll_wait per task); timers and I/O wait at most that long.
 void NativeTaskPool::OnPrepare() {
   if (pool_ == nullptr) return;
+  bool waiting = false;
   if (outstanding_ > 0) {
     int64_t start = spin_ns_ > 0 ? NowNs() : 0;
     for (;;) {
@@ -556,8 +559,14 @@ void NativeTaskPool::OnPrepare() {
       OnReadable();
       if (pool_ == nullptr || outstanding_ == 0 || spin_ns_ == 0 || NowNs() - start >= spin_ns_) break;
     }
+    // Completions wait still (the pool outpaces the deliveries): the loop
+    // polls without blocking and the next prepare delivers them. Staying
+    // awake spares a write of the pool's fd, an epoll wake-up and a read per
+    // loop iteration (docs/pool.md, "Batched completions").
+    waiting = pool_ != nullptr && outstanding_ > 0 && lp_pool_ready(pool_) != 0;
   }
-  if (awake_ && pool_ != nullptr) {
+  SetIdle(idle_, waiting);
+  if (!waiting && awake_ && pool_ != nullptr) {
     awake_ = false;
     lp_pool_set_awake(pool_, 0);
   }
@@ -627,6 +636,7 @@ void NativeTaskPool::Close() {
   }
   ClosePrepare(prepare_);
   CloseCheck(check_);
+  CloseIdle(idle_);
   if (pool_ != nullptr) {
     int rc = lp_pool_free(pool_);
     LP_ASSERT(rc == 0);
