@@ -36,18 +36,27 @@ static void sleep_ms(int ms) {
   }
 }
 
-/* thread_count(), once it reaches `expected` or after 2 s. A joined thread
- * can stay listed for a moment: under qemu-user the guest's pthread_join
- * returns when qemu clears the thread id, before the host thread is gone. */
-static int threads_settled(int expected) {
+/* thread_count(), once it reaches `expected` or after limit_ms. */
+static int threads_settled_within(int expected, int limit_ms) {
   int n = thread_count(), waited = 0;
-  while (n != expected && waited < 2000) {
+  while (n != expected && waited < limit_ms) {
     sleep_ms(5);
     waited += 5;
     n = thread_count();
   }
   return n;
 }
+
+/* A joined thread can stay listed for a while: under qemu-user the guest's
+ * pthread_join returns when qemu clears the thread id, before the host
+ * thread is gone, and on a 2-vCPU VM that took seconds (one case's threads
+ * were still listed when the next case counted its own). */
+static int threads_settled(int expected) { return threads_settled_within(expected, 10000); }
+
+/* The process's threads between cases (set by main): a case counts from
+ * here once the threads of the cases before it are gone. */
+static int baseline_threads = -1;
+static int threads_at_start(void) { return threads_settled(baseline_threads); }
 
 /* A gate that work functions wait on until it is opened. */
 typedef struct gate_s {
@@ -163,7 +172,7 @@ static lp_pool_t *new_pool(unsigned min, unsigned max, size_t max_queue, int idl
 static void results_and_statuses(lp_backend_t b) {
   enum { N = 200 };
   static job_t jobs[N];
-  int threads_before = thread_count();
+  int threads_before = threads_at_start();
   lp_pool_t *pool = new_pool(0, 4, 0, -1);
   lp_pool_stats_t st;
   int i;
@@ -223,7 +232,7 @@ static void fifo_order(lp_backend_t b) {
 static void min_max_and_idle_timeout(lp_backend_t b) {
   enum { N = 6 };
   static job_t jobs[N];
-  int threads_before = thread_count();
+  int threads_before = threads_at_start();
   lp_pool_t *pool = new_pool(1, 3, 0, 50);
   lp_pool_stats_t st;
   gate_t gate;
@@ -437,7 +446,7 @@ static void blocker_done(void *arg, int status) {
 
 static void free_stops_blocking_work(lp_backend_t b) {
   static blocker_t bl[3];
-  int threads_before = thread_count();
+  int threads_before = threads_at_start();
   lp_pool_t *pool = new_pool(0, 2, 0, -1);
   double t0, deadline;
   int i;
@@ -913,6 +922,8 @@ int main(int argc, char **argv) {
   /* Sanitizer runtimes start a thread of their own with the first thread
    * created: start it now, so the cases' thread counts compare like with
    * like. */
+  int before_warm = thread_count();
   if (pthread_create(&warm, NULL, nothing, NULL) == 0) pthread_join(warm, NULL);
+  baseline_threads = threads_settled_within(before_warm, 2000);
   return lpt_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));
 }
