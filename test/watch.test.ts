@@ -500,17 +500,17 @@ describe('no fd leaks', () => {
     const code = `
       const fs = require('node:fs');
       const { Poller, sys, EVENT_READ } = require(${JSON.stringify(repoRoot)});
-      const count = () => fs.readdirSync('/proc/self/fd').length;
+      const fds = () => fs.readdirSync('/proc/self/fd').map(Number);
       const [a, b] = sys.socketpair();
-      const before = count();
+      const before = fds();
       (() => {
         for (let i = 0; i < 50; i++) {
           for (const backend of Poller.backends()) new Poller({ backend }).register(a, EVENT_READ);
         }
       })();
-      const during = count();
+      const during = fds().length;
       const settle = async () => { for (let i = 0; i < 5; i++) { gc(); await new Promise((r) => setImmediate(r)); } };
-      settle().then(() => console.log(JSON.stringify({ before, during, after: count() })));
+      settle().then(() => console.log(JSON.stringify({ before, during, after: fds() })));
     `;
     const child = spawn(process.execPath, ['--expose-gc', '-e', code], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -523,7 +523,9 @@ describe('no fd leaks', () => {
     expect(stderr).toBe('');
     expect(exitCode).toBe(0);
     const counts = JSON.parse(stdout);
-    if (Poller.backends().includes('epoll')) expect(counts.during).toBeGreaterThanOrEqual(counts.before + 50);
-    expect(counts.after).toBe(counts.before);
+    if (Poller.backends().includes('epoll')) expect(counts.during).toBeGreaterThanOrEqual(counts.before.length + 50);
+    // Every fd open now was open before the pollers (an fd of Node's own may
+    // have closed meanwhile: a CI run counted one fewer after than before).
+    expect(counts.after.filter((fd: number) => !counts.before.includes(fd))).toEqual([]);
   });
 });
