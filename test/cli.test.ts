@@ -3,18 +3,18 @@
 // `bench poller` and `bench greenlet` exits 0 and writes a result whose
 // content names what was measured. No timing is asserted: speed belongs in
 // the benchmarks, never in tests.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBenchmarksDist, repoRoot } from './helpers';
+import { type ChildRun, ensureBenchmarksDist, repoRoot, spawnAsync } from './helpers';
 
 const bin = path.join(repoRoot, 'bin', 'looplet.js');
 
-function looplet(args: string[], env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [bin, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000, env });
+function looplet(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ChildRun> {
+  return spawnAsync(process.execPath, [bin, ...args], { cwd: repoRoot, env, timeoutMs: 120_000 });
 }
 
 /** Processes still alive whose environment holds `tag` (NAME=value): what a run left behind. */
@@ -32,7 +32,7 @@ function processesTagged(tag: string): number[] {
 }
 
 /** The exit status, with the output attached so that a failure shows why. */
-function statusOf(r: SpawnSyncReturns<string>): { status: number | null; output: string } {
+function statusOf(r: ChildRun): { status: number | null; output: string } {
   return { status: r.status, output: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}` };
 }
 
@@ -48,69 +48,69 @@ afterAll(() => {
 });
 
 describe('usage', () => {
-  it('--help prints the usage on stdout and exits 0', () => {
-    const r = looplet(['--help']);
+  it('--help prints the usage on stdout and exits 0', async () => {
+    const r = await looplet(['--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Usage: looplet <command> \[options\]/);
     for (const benchmark of ['poller', 'greenlet', 'switch']) expect(r.stdout).toContain(`bench ${benchmark} [options]`);
     expect(r.stderr).toBe('');
   });
 
-  it('bench --help lists the benchmarks and exits 0', () => {
-    const r = looplet(['bench', '--help']);
+  it('bench --help lists the benchmarks and exits 0', async () => {
+    const r = await looplet(['bench', '--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Usage: looplet bench <benchmark> \[options\]/);
   });
 
-  it('bench greenlet --help documents --node', () => {
-    const r = looplet(['bench', 'greenlet', '--help']);
+  it('bench greenlet --help documents --node', async () => {
+    const r = await looplet(['bench', 'greenlet', '--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('--node LIST');
   });
 
-  it('an unknown command exits 2 with a message and the usage on stderr', () => {
-    const r = looplet(['frobnicate']);
+  it('an unknown command exits 2 with a message and the usage on stderr', async () => {
+    const r = await looplet(['frobnicate']);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^looplet: unknown command 'frobnicate'\n\nUsage: looplet <command>/);
   });
 
-  it('no command exits 2', () => {
-    const r = looplet([]);
+  it('no command exits 2', async () => {
+    const r = await looplet([]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^looplet: no command given/);
   });
 
-  it('an unknown benchmark exits 2 with a message and the benchmarks on stderr', () => {
-    const r = looplet(['bench', 'frobnicate']);
+  it('an unknown benchmark exits 2 with a message and the benchmarks on stderr', async () => {
+    const r = await looplet(['bench', 'frobnicate']);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^looplet bench: unknown benchmark 'frobnicate'\n\nUsage: looplet bench <benchmark>/);
   });
 
-  it("an unknown option exits 2 with that benchmark's usage", () => {
-    const r = looplet(['bench', 'poller', '--frobnicate']);
+  it("an unknown option exits 2 with that benchmark's usage", async () => {
+    const r = await looplet(['bench', 'poller', '--frobnicate']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^looplet: .*--frobnicate/);
     expect(r.stderr).toContain('Usage: looplet bench poller [options]');
   });
 
-  it('an unknown backend exits 2 before anything runs', () => {
-    const r = looplet(['bench', 'poller', '--backend', 'nope', '--out', path.join(out, 'never')]);
+  it('an unknown backend exits 2 before anything runs', async () => {
+    const r = await looplet(['bench', 'poller', '--backend', 'nope', '--out', path.join(out, 'never')]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^looplet: unknown or unavailable backend 'nope'/);
     expect(fs.existsSync(path.join(out, 'never'))).toBe(false);
   });
 
-  it('--node fails early for an executable that does not run', () => {
-    const r = looplet(['bench', 'greenlet', '--quick', '--no-python', '--node', '/nonexistent/node', '--out', path.join(out, 'never')]);
+  it('--node fails early for an executable that does not run', async () => {
+    const r = await looplet(['bench', 'greenlet', '--quick', '--no-python', '--node', '/nonexistent/node', '--out', path.join(out, 'never')]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^looplet bench greenlet: --node \/nonexistent\/node: does not run as Node/);
     expect(fs.existsSync(path.join(out, 'never'))).toBe(false);
   });
 
-  it('--node fails early for the same executable listed twice', () => {
-    const r = looplet(['bench', 'greenlet', '--quick', '--no-python', '--node', `${process.execPath},${process.execPath}`]);
+  it('--node fails early for the same executable listed twice', async () => {
+    const r = await looplet(['bench', 'greenlet', '--quick', '--no-python', '--node', `${process.execPath},${process.execPath}`]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('is listed twice');
   });
@@ -130,9 +130,9 @@ interface LongJson {
 }
 
 describe('bench poller', () => {
-  it('a tiny poll run writes poller-latest.json with JS, C-floor and syscall-floor samples, short blocks and long batches', () => {
+  it('a tiny poll run writes poller-latest.json with JS, C-floor and syscall-floor samples, short blocks and long batches', async () => {
     const dir = path.join(out, 'poller');
-    const r = looplet(['bench', 'poller', '--quick', '--backend', 'poll', '--sizes', '10', '--no-python', '--no-churn', '--out', dir]);
+    const r = await looplet(['bench', 'poller', '--quick', '--backend', 'poll', '--sizes', '10', '--no-python', '--no-churn', '--out', dir]);
     expect(statusOf(r)).toMatchObject({ status: 0 });
     expect(r.stdout).toContain('looplet bench poller (quick)');
     for (const column of ['JS mean', 'JS into', 'into mean', 'C mean', 'syscall mean', 'Py mean']) expect(r.stdout).toContain(column);
@@ -208,21 +208,21 @@ describe('bench poller targets', () => {
     return long.map((t) => t.pass);
   }
 
-  it('JS mean at most 1.8x the syscall mean and at most 0.7x the Python mean passes; above either fails that one', () => {
+  it('JS mean at most 1.8x the syscall mean and at most 0.7x the Python mean passes; above either fails that one', async () => {
     expect(judged(epoll5000(0.5, 0.3, 1.0))).toEqual([true, true]); // 1.67x, 0.5x
     expect(judged(epoll5000(0.6, 0.3, 1.0))).toEqual([false, true]); // 2x
     expect(judged(epoll5000(0.5, 0.3, 0.7))).toEqual([true, false]); // 0.71x
   });
 
-  it('without the Python peer the Python target is undecided, not failed', () => {
+  it('without the Python peer the Python target is undecided, not failed', async () => {
     expect(judged(epoll5000(0.5, 0.3))).toEqual([true, null]);
   });
 });
 
 describe('bench greenlet', () => {
-  it('a tiny run writes greenlet-latest.json with every operation measured under this Node', () => {
+  it('a tiny run writes greenlet-latest.json with every operation measured under this Node', async () => {
     const dir = path.join(out, 'greenlet');
-    const r = looplet(['bench', 'greenlet', '--quick', '--no-python', '--no-pinned', '--out', dir]);
+    const r = await looplet(['bench', 'greenlet', '--quick', '--no-python', '--no-pinned', '--out', dir]);
     expect(statusOf(r)).toMatchObject({ status: 0 });
     const result = JSON.parse(fs.readFileSync(path.join(dir, 'greenlet-latest.json'), 'utf8'));
     expect(result.benchmark).toBe('looplet bench greenlet');
@@ -257,10 +257,10 @@ describe('bench greenlet', () => {
 
   // With gevent importable in /usr/bin/python3 the run has the gevent column
   // and the hub's targets are decided; without it, looplet's side alone.
-  it("a quick run has the hub's rows: every operation under this Node, the sleepers, switch counts and targets", () => {
+  it("a quick run has the hub's rows: every operation under this Node, the sleepers, switch counts and targets", async () => {
     const dir = path.join(out, 'greenlet-hub');
     const gevent = spawnSync('/usr/bin/python3', ['-c', 'import gevent'], { stdio: 'ignore' }).status === 0;
-    const r = looplet(['bench', 'greenlet', '--quick', '--no-pinned', ...(gevent ? [] : ['--no-python']), '--out', dir]);
+    const r = await looplet(['bench', 'greenlet', '--quick', '--no-pinned', ...(gevent ? [] : ['--no-python']), '--out', dir]);
     expect(statusOf(r)).toMatchObject({ status: 0 });
     const result = JSON.parse(fs.readFileSync(path.join(dir, 'greenlet-latest.json'), 'utf8'));
     const lp = `looplet@${process.version.slice(1)}`;
@@ -320,14 +320,14 @@ describe('bench echo', () => {
     connected?: number;
   }
 
-  it('a tiny run loads every Node and C server with checked ping-pong and writes echo-latest.json and .svg', () => {
+  it('a tiny run loads every Node and C server with checked ping-pong and writes echo-latest.json and .svg', async () => {
     const dir = path.join(out, 'echo');
     const servers = ['looplet', 'looplet-multi', 'poller', 'net', 'c'];
     // A tag in the environment the harness passes on to its servers and load generator,
     // unique to this run (other suites may run the same programs at the same time).
     const tag = `LOOPLET_ECHO_TEST_RUN=${process.pid}-${Date.now()}`;
     const [tagName, tagValue] = tag.split('=');
-    const r = looplet(
+    const r = await looplet(
       ['bench', 'echo', '--conns', '20', '--sizes', '64', '--seconds', '0.3', '--warmup', '0.1', '--servers', servers.join(','), '--workers', '2', '--no-python', '--out', dir],
       { ...process.env, [tagName]: tagValue },
     );
@@ -361,7 +361,7 @@ describe('bench echo', () => {
     expect(processesTagged(tag)).toEqual([]);
   }, 60_000);
 
-  it('targets: StreamServer against Node net and gevent, switches at 2000, 10,000 connections intact', () => {
+  it('targets: StreamServer against Node net and gevent, switches at 2000, 10,000 connections intact', async () => {
     const { computeEchoTargets } = createRequire(__filename)(path.join(repoRoot, 'benchmarks', 'dist', 'echo.js')) as {
       computeEchoTargets: (rows: EchoRowJson[]) => Array<{ name: string; pass: boolean | null }>;
     };
@@ -383,8 +383,8 @@ describe('bench echo', () => {
     expect(computeEchoTargets([]).map((t) => t.pass)).toEqual([null, null, null, null, null, null]);
   });
 
-  it('an unknown server exits 2 with the echo usage', () => {
-    const r = looplet(['bench', 'echo', '--servers', 'looplet,apache']);
+  it('an unknown server exits 2 with the echo usage', async () => {
+    const r = await looplet(['bench', 'echo', '--servers', 'looplet,apache']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("unknown server 'apache'");
     expect(r.stderr).toContain('Usage: looplet bench echo');
@@ -402,14 +402,14 @@ describe('bench pool', () => {
     return JSON.parse(r.stdout) as Record<string, unknown>;
   }
 
-  it('bench pool --help documents its options', () => {
-    expect(looplet(['bench', '--help']).stdout).toContain('pool ');
-    const r = looplet(['bench', 'pool', '--help']);
+  it('bench pool --help documents its options', async () => {
+    expect((await looplet(['bench', '--help'])).stdout).toContain('pool ');
+    const r = await looplet(['bench', 'pool', '--help']);
     expect(r.status).toBe(0);
     for (const option of ['--quick', '--out DIR', '--python PATH', '--no-python', '--check']) expect(r.stdout).toContain(option);
   });
 
-  it("every Node peer's serial and throughput trials run and report", () => {
+  it("every Node peer's serial and throughput trials run and report", async () => {
     for (const impl of ['looplet', 'looplet-native', 'piscina', 'tinypool', 'postMessage', 'napi-async-work']) {
       const serial = trial(process.execPath, trialJs(), { kind: 'serial', impl, threads: 1, n: 50 });
       expect(serial.n, impl).toBe(50);
@@ -432,7 +432,7 @@ describe('bench pool', () => {
     else expect(String(gevent.reason)).toContain('gevent');
   });
 
-  it('targets: 2x piscina and the absolute limits are judged from the run', () => {
+  it('targets: 2x piscina and the absolute limits are judged from the run', async () => {
     const { poolTargets } = createRequire(__filename)(path.join(repoRoot, 'benchmarks', 'dist', 'pool.js')) as {
       poolTargets: (r: object) => Array<{ name: string; pass: boolean | null }>;
     };

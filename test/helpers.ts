@@ -3,7 +3,7 @@
 // deadline, and making sure the built package (dist/) is current for the
 // suites that load it (workers, child processes, package entry points), and
 // the benchmark harness (benchmarks/dist) for the `looplet` command's suite.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -299,4 +299,43 @@ export function ensureBenchmarksDist(): void {
 export function unprivileged(): string[] {
   const uid = 40_000 + (process.pid % 20_000);
   return [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
+}
+
+/** What a child process did: spawnSync's fields, from spawnAsync. */
+export interface ChildRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  error?: Error;
+}
+
+/**
+ * spawnSync's result without blocking this process: a test worker whose
+ * event loop is blocked for a minute (a bench run, 10,000 greenlets, on a
+ * loaded machine) misses vitest's own RPC deadline ("Timeout calling
+ * onTaskUpdate") and the run fails. SIGKILL after timeoutMs.
+ */
+export function spawnAsync(
+  file: string,
+  args: string[],
+  options: { timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv },
+): Promise<ChildRun> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let error: Error | undefined;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      error = new Error(`timed out after ${options.timeoutMs} ms`);
+      child.kill('SIGKILL');
+    }, options.timeoutMs);
+    child.on('error', (err) => (error = err));
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr, error });
+    });
+  });
 }
