@@ -207,13 +207,8 @@ async function serial(submit: Submit, n: number): Promise<SerialOutcome> {
 }
 
 /**
- * Keeps `inflight` tasks in flight, submitting a new one as each completes,
- * until `ms` have passed; then lets those in flight finish. Resolves with
- * the number of tasks completed. After `markMs` (checked with the deadline)
- * it calls mark(tasks completed so far) once.
- */
-/**
- * Keeps `inflight` tasks in flight: warmupMs, then mark(done) and a measured
+ * Keeps `inflight` tasks in flight, submitting a new one as each completes:
+ * warmupMs, then mark(done) and a measured
  * window of windowMs from the mark (the window is whole however long the
  * warm-up overran), then lets the last tasks finish; resolves to how many
  * completed in all.

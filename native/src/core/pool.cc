@@ -793,20 +793,21 @@ int lp_pool_complete(lp_pool_t *pool, int max) {
   tl_completing = pool;
   for (task *t = head; t != nullptr; t = t->next) {
     // Slots finish in the order they were taken from the free list, which
-    // is mostly their order in the chunk: fetching a few ahead turns a miss
-    // per slot (the list is walked one dependent load at a time, each line
-    // last written by a pool thread) into a stream. A wrong guess costs a
-    // prefetch, which never faults (the address is computed as an integer).
+    // is mostly their order in the chunk: fetching a few ahead is meant to
+    // turn a miss per slot (the list is walked one dependent load at a time,
+    // each line last written by a pool thread) into a stream; its share of
+    // the batched gain was not measured apart (docs/pool.md). A wrong guess
+    // costs a prefetch, which never faults (the address is an integer).
     __builtin_prefetch((const void *)((uintptr_t)t + 4 * sizeof(task)));
-    if (t->done != nullptr) t->done(t->arg, t->status);
-  }
-  tl_completing = outer;
-  for (task *t = head; t != nullptr; t = t->next) {
-    t->work = nullptr;
+    lp_pool_done_fn done = t->done;
+    void *arg = t->arg;
+    t->work = nullptr;  // as release_task leaves a slot; state and the free list follow under mu
     t->done = nullptr;
     t->arg = nullptr;
     t->prev = nullptr;
+    if (done != nullptr) done(arg, t->status);
   }
+  tl_completing = outer;
 
   lock(&pool->mu);
   for (task *t = head; t != nullptr; t = t->next) t->state = FREE;
