@@ -178,12 +178,12 @@ export function runPoolBench(opts: PoolBenchOptions): PoolBenchResult {
   // Saturated throughput: `threads` threads, 1, 2 or 64 tasks in flight.
   // Each trial measures `ms` of one saturated stretch after `warmupMs` of
   // it. A full run warms up 1 s: on a 2-vCPU VM V8's concurrent compiles of
-  // the hot functions (the owner's and, for JS tasks, the workers': 150 ms of
-  // CPU on V8's platform threads in one trial of the JS 100 us row) ran into
-  // the first 100-250 ms of a window that began after 300 ms, each holding
-  // the loop's CPU for up to a time slice; the event-loop delay measured
-  // that start-up, not the saturated steady state (docs/pool.md, "Keeping
-  // the loop responsive"). The same for every implementation.
+  // the hot functions (the owner's and, for JS tasks, the workers': 154 ms
+  // of compile time on V8's platform threads in one trial of the JS 100 us
+  // row) ran into the first 100 ms of a window that began after 300 ms, each
+  // holding the loop's CPU for a time slice or more; the event-loop delay
+  // measured that start-up, not the saturated steady state (docs/pool.md,
+  // "Keeping the loop responsive"). The same for every implementation.
   const ms = q ? 300 : 1000;
   const warmupMs = q ? 150 : 1000;
   const throughput: PoolBenchResult['throughput'] = [];
