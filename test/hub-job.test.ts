@@ -773,6 +773,6 @@ describe('argument errors (test__greenlet.py test_spawn_non_callable)', () => {
 
   it('names the argument in the message, as Node does', () => {
     expect(thrown(() => spawn(1 as never)).message).toBe('The "fn" argument must be of type function. Received type number (1)');
-    expect(thrown(() => spawnLater(-1, () => 1)).message).toBe('The value of "ms" is out of range. It must be a finite number >= 0. Received -1');
+    expect(thrown(() => spawnLater(-1, () => 1)).message).toBe('The value of "ms" is out of range. It must be from 0 to 2147483647. Received -1');
   });
 });

@@ -307,6 +307,9 @@ describe('sleep', () => {
     run(() => {
       expect(thrown(() => sleep(-1))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
       expect(thrown(() => sleep(Infinity))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      // Longer than a Node timer takes (setTimeout would fire it after 1 ms).
+      expect(thrown(() => sleep(2 ** 31))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      expect(thrown(() => new Timeout(2 ** 31))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
       expect(thrown(() => sleep('1' as never))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
       expect(thrown(() => sleep(null as never))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     }));

@@ -5,7 +5,13 @@ import { getcurrent, type Greenlet } from '../greenlet';
 import { codedError, invalidArgType, outOfRange } from '../errors';
 import { TIMED_OUT, assertCanBlock, currentSlot, interrupt, onHub, park, parkFor, scheduleNextTurn, slotOf, wake, wakeWithError, withdrawPending, yieldTurn } from './core';
 
-/** Validates a time in ms: a number >= 0 (fractions allowed), or Infinity / undefined for "never" where `never` allows. */
+/** The longest time a Node timer takes (2^31 - 1 ms, 24.8 days): setTimeout fires a longer one after 1 ms. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * Validates a time in ms: a number from 0 to MAX_TIMEOUT_MS (fractions
+ * allowed), or Infinity / undefined for "never" where `never` allows.
+ */
 export function checkMs(name: string, value: unknown, never: boolean): number | undefined {
   if (value === undefined || value === null) {
     if (never) return undefined;
@@ -13,7 +19,9 @@ export function checkMs(name: string, value: unknown, never: boolean): number | 
   }
   if (typeof value !== 'number') throw invalidArgType(name, never ? 'of type number or undefined' : 'of type number', value);
   if (value === Infinity && never) return undefined;
-  if (!(value >= 0) || !Number.isFinite(value)) throw outOfRange(name, never ? '>= 0, or Infinity' : 'a finite number >= 0', value);
+  if (!(value >= 0 && value <= MAX_TIMEOUT_MS)) {
+    throw outOfRange(name, `from 0 to ${MAX_TIMEOUT_MS}${never ? ', or Infinity' : ''}`, value);
+  }
   return value;
 }
 

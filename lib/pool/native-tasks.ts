@@ -74,7 +74,6 @@ export function nativeArgs(kind: keyof typeof NATIVE_KINDS, args: unknown[], out
       return undefined;
     case 'sleep': {
       const ms = checkMs('ms', args[0], false)!;
-      if (ms > MAX_INT32) throw outOfRange('ms', `<= ${MAX_INT32}`, ms);
       out[0] = Math.ceil(ms);
       return undefined;
     }
@@ -86,7 +85,6 @@ export function nativeArgs(kind: keyof typeof NATIVE_KINDS, args: unknown[], out
         throw codedError(RangeError, 'ERR_LOOPLET_INVALID_EVENTS', `events must be EVENT_READ, EVENT_WRITE or both; received ${String(events)}`);
       }
       const ms = checkMs('timeoutMs', args[2], true);
-      if (ms !== undefined && ms > MAX_INT32) throw outOfRange('timeoutMs', `<= ${MAX_INT32}, or Infinity`, ms);
       out[0] = fd;
       out[1] = events;
       out[2] = ms === undefined ? -1 : Math.ceil(ms);
