@@ -128,8 +128,8 @@ export interface JsTaskQueueHandle {
   defineTask(taskId: number, kind: number, a: string, b: string): void;
   /** 2 * queued + (1 when an idle worker was woken), or -EAGAIN / -ESHUTDOWN. */
   push(token: number, taskId: number, args: Uint8Array | undefined, length?: number): number;
-  /** 0: withdrawn; -EBUSY: running (its worker is told); -ENOENT. */
-  cancel(token: number): number;
+  /** 0: withdrawn; -EBUSY: running (its worker is told, unless queuedOnly); -ENOENT. */
+  cancel(token: number, queuedOnly?: boolean): number;
   /** 0 queued, 1 running, 2 neither. */
   state(token: number): number;
   /** Completions written to the buffers; their count. */

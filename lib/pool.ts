@@ -17,12 +17,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as util from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { binding, packageRoot, type JsTaskQueueHandle, type NativeTaskPoolHandle } from './binding';
 import { codedError, describe, invalidArgType, outOfRange, systemError } from './errors';
 import { checkMs } from './hub/timeout';
-import { FAST_ARGS_MAX, decode, decodeThrown, encodeArgs, encodeArgsInto } from './pool/codec';
+import { FAST_ARGS_MAX, copyOf, decode, decodeThrown, encodeArgs, encodeArgsInto } from './pool/codec';
 import { queueFullError, shutdownError, workerExited } from './pool/errors';
 import { Future, KIND_HELD, KIND_JS, KIND_NATIVE, futureInternals, inGreenlet, type FutureOwner } from './pool/future';
 import { mapRun } from './pool/map';
@@ -168,6 +169,17 @@ function workerScript(): string {
   return path.join(dir, 'worker.js');
 }
 
+/**
+ * The error for a native submit's -errno other than a full queue: after
+ * shutdown, a thread that could not be started (-EAGAIN with none running),
+ * or what made the pool unusable (-ENOMEM; -EMFILE and the like when its
+ * completion fd could not be made).
+ */
+function nativeSubmitError(rc: number): Error {
+  if (util.getSystemErrorName(rc) === 'ESHUTDOWN') return shutdownError();
+  return systemError(rc, rc === EAGAIN() ? 'pthread_create' : 'lp_pool_submit');
+}
+
 /** spinUs: the default budget (adaptive: docs/pool.md, "Spinning") and the most allowed. */
 const DEFAULT_SPIN_US = 20;
 const MAX_SPIN_US = 10_000;
@@ -260,7 +272,6 @@ export class ThreadPool {
     this.maxQueue = options.maxQueue === undefined ? Infinity : checkCount('options.maxQueue', options.maxQueue, 1, true);
     const idle = checkMs('options.idleTimeoutMs', options.idleTimeoutMs ?? 10_000, true);
     this.idleTimeoutMs = idle === undefined ? Infinity : idle;
-    if (this.idleTimeoutMs !== Infinity && this.idleTimeoutMs > MAX_INT32) throw outOfRange('options.idleTimeoutMs', `<= ${MAX_INT32}, or Infinity`, this.idleTimeoutMs);
     this.#filename = options.filename === undefined ? undefined : toPath('options.filename', options.filename);
     if (options.execArgv !== undefined && (!Array.isArray(options.execArgv) || !options.execArgv.every((a) => typeof a === 'string'))) {
       throw invalidArgType('options.execArgv', 'an array of strings', options.execArgv);
@@ -323,6 +334,7 @@ export class ThreadPool {
     for (let i = 0; i < lists.length; i++) {
       if (!Array.isArray(lists[i])) throw invalidArgType(`argsList[${i}]`, 'an array of arguments', lists[i]);
     }
+    if (signal?.aborted) return lists.map((args) => this.#abortedFuture(task, args));
     const futures = isNativeTask(task) ? this.#submitManyNative(task, lists) : this.#submitManyJs(task, lists);
     if (signal !== undefined) for (const f of futures) this.#watchSignal(f, signal);
     return futures;
@@ -366,8 +378,9 @@ export class ThreadPool {
     if (this.#closed === null) this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#shutdown = true;
     if (options.cancelPending) {
+      // Those not started only: a running JS task's signal is left alone.
       for (const held of [...this.#jsHeld, ...this.#nHeld]) held.future.cancel();
-      for (const f of this.#jsFutures) f?.cancel();
+      for (const f of this.#jsFutures) if (f !== undefined && !f.done()) this.#cancel(f, true);
       for (const f of this.#nFutures) f?.cancel();
     }
     this.#maybeClose();
@@ -436,8 +449,24 @@ export class ThreadPool {
     if (transfer !== undefined && (!Array.isArray(transfer) || !transfer.every((b) => b instanceof ArrayBuffer))) {
       throw invalidArgType('options.transfer', 'an array of ArrayBuffers', transfer);
     }
+    if (signal?.aborted) return this.#abortedFuture(task, args);
     const future = isNativeTask(task) ? this.#submitNative(task, args) : this.#submitJs(task, args, transfer);
     if (signal !== undefined) this.#watchSignal(future, signal);
+    return future;
+  }
+
+  /**
+   * The future of a task whose signal aborted before it was submitted:
+   * cancelled, never queued (a task queued first could be taken at once by
+   * a spinning thread, before the cancel). A native task's arguments are
+   * checked as submit checks them; a JS task's are not serialized.
+   */
+  #abortedFuture(task: Task, args: unknown[]): Future {
+    if (isNativeTask(task)) nativeArgs(task[NATIVE], args, this.#nArgs);
+    else this.#checkTask(task);
+    const future = futureNew<unknown>(this.#owner);
+    this.#cancelled++;
+    futureCancelled(future);
     return future;
   }
 
@@ -593,13 +622,12 @@ export class ThreadPool {
     const rc = np.submit(token, NATIVE_KINDS[kind], view);
     if (rc < 0) {
       this.#nFree.push(token);
-      if (rc === EAGAIN() && np.stats().threads > 0) {
+      if (rc === EAGAIN() && this.#nativeFull(np, 1)) {
         if (this.onQueueFull === 'reject') throw queueFullError(this.maxQueue);
         this.#holdNative(future, kind, view);
         return future;
       }
-      if (rc === EAGAIN()) throw systemError(rc, 'pthread_create');
-      throw shutdownError();
+      throw nativeSubmitError(rc);
     }
     futurePlace(future, KIND_NATIVE, token);
     this.#nFutures[token] = future;
@@ -641,8 +669,9 @@ export class ThreadPool {
         this.#nFree.push(token);
       }
       if (rc < 0) {
-        if (rc !== EAGAIN()) throw shutdownError();
-        if (np.stats().threads === 0) throw systemError(rc, 'pthread_create');
+        // With 'reject' the binding takes all or none: none fit when the
+        // room is less than the batch; with 'wait', when there is none.
+        if (rc !== EAGAIN() || !this.#nativeFull(np, this.onQueueFull === 'reject' ? n : 1)) throw nativeSubmitError(rc);
         if (this.onQueueFull === 'reject') throw queueFullError(this.maxQueue);
       }
       for (let i = 0; i < taken; i++) {
@@ -658,6 +687,18 @@ export class ThreadPool {
     }
     this.#nRecords = records;
     return futures;
+  }
+
+  /**
+   * Whether the native pool's -EAGAIN for `need` tasks meant a full queue
+   * (maxQueue), not a thread that could not be started: the core answers
+   * -EAGAIN for both, the second only while it has no thread at all (a new
+   * pool, or every thread gone idle); then no thread takes tasks from the
+   * queue, so its count is the one the submit saw.
+   */
+  #nativeFull(np: NativeTaskPoolHandle, need: number): boolean {
+    const st = np.stats();
+    return st.threads > 0 || (this.maxQueue !== Infinity && st.queued + need > this.maxQueue);
   }
 
   #holdNative(future: Future, kind: keyof typeof NATIVE_KINDS, view: ArrayBufferView | undefined): void {
@@ -772,8 +813,8 @@ export class ThreadPool {
         let value: unknown;
         try {
           if (length === 0) value = undefined;
-          else if (failed) value = decodeThrown(offset >= 0 ? this.#jsData.subarray(offset, offset + length) : q.result(token));
-          else value = offset >= 0 ? decode(this.#jsData, offset, length) : decode(q.result(token));
+          else if (failed) value = decodeThrown(offset >= 0 ? copyOf(this.#jsData, offset, length) : q.result(token));
+          else value = offset >= 0 ? decode(this.#jsData, offset, length) : decode(q.result(token), 0, undefined, true);
         } catch (err) {
           failed = true;
           value = err;
@@ -784,10 +825,10 @@ export class ThreadPool {
       }
       total += n;
     } while (n === JS_RECORDS);
-    if (total > 0) {
-      this.#pumpHeld();
-      this.#donePending(total);
-    }
+    // Also called when a worker took a task from a full queue (room for
+    // the held ones, onQueueFull 'wait').
+    this.#pumpHeld();
+    if (total > 0) this.#donePending(total);
   };
 
   #onNativeComplete = (n: number): void => {
@@ -814,7 +855,8 @@ export class ThreadPool {
 
   // -- cancellation ----------------------------------------------------------
 
-  #cancel(f: Future): boolean {
+  /** Future#cancel(); queuedOnly: a running JS task is not told (its signal stays). */
+  #cancel(f: Future, queuedOnly = false): boolean {
     const kind = futureKind(f);
     const token = futureToken(f);
     if (kind === KIND_HELD) {
@@ -828,7 +870,7 @@ export class ThreadPool {
       return true;
     }
     if (kind === KIND_JS) {
-      const rc = this.#q!.cancel(token);
+      const rc = this.#q!.cancel(token, queuedOnly);
       if (rc !== 0) return false;
       this.#jsFutures[token] = undefined;
       this.#jsFree.push(token);
@@ -918,7 +960,7 @@ export class ThreadPool {
     let n = 0;
     for (let token = 0; token < this.#jsFutures.length; token++) {
       const f = this.#jsFutures[token];
-      if (f === undefined || q.cancel(token) !== 0) continue;
+      if (f === undefined || q.cancel(token, true) !== 0) continue;
       this.#jsFutures[token] = undefined;
       this.#jsFree.push(token);
       this.#failed++;

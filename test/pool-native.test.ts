@@ -80,6 +80,20 @@ describe('native tasks', () => {
     expect(err.errno).toBe(-os.constants.errno.EBADF);
   });
 
+  it('pread() and pwrite() take any ArrayBufferView: DataViews and views of a SharedArrayBuffer', async () => {
+    const pool = makePool();
+    const fd = track(fs.openSync(path.join(tmp, 'views.bin'), 'w+'));
+    const ab = new ArrayBuffer(12);
+    new Uint8Array(ab).set(Buffer.from('..abcdefgh..'));
+    expect(await pool.submit(native.pwrite, fd, new DataView(ab, 2, 8), 1, 4, 0)).toBe(4);
+    const sab = new SharedArrayBuffer(8);
+    expect(await pool.submit(native.pread, fd, new DataView(sab, 2), 1, 4, 0)).toBe(4);
+    expect(Buffer.from(new Uint8Array(sab)).toString('latin1')).toBe('\0\0\0bcde\0');
+    const shared = new Uint16Array(new SharedArrayBuffer(8));
+    expect(await pool.submit(native.pread, fd, shared)).toBe(4);
+    expect(Buffer.from(shared.buffer).subarray(0, 4).toString()).toBe('bcde');
+  });
+
   it('pread() and pwrite() work at an offset, and report system errors', async () => {
     const pool = makePool();
     const file = path.join(tmp, 'data.bin');
@@ -111,6 +125,15 @@ describe('native tasks', () => {
     const view = new Uint16Array([1, 2, 3]);
     expect(await pool.submit(native.hash, view)).toBe(fnv1a64(new Uint8Array(view.buffer)));
     expect(await pool.submit(native.hash, new Uint8Array(0))).toBe(0xcbf29ce484222325n);
+    // Every kind of view: a DataView, and views of a SharedArrayBuffer.
+    const bytes = Buffer.from('any ArrayBufferView');
+    const ab = new ArrayBuffer(bytes.length + 3);
+    new Uint8Array(ab, 3).set(bytes);
+    expect(await pool.submit(native.hash, new DataView(ab, 3))).toBe(fnv1a64(bytes));
+    const sab = new SharedArrayBuffer(bytes.length + 3);
+    new Uint8Array(sab, 3).set(bytes);
+    expect(await pool.submit(native.hash, new Uint8Array(sab, 3))).toBe(fnv1a64(bytes));
+    expect(await pool.submit(native.hash, new DataView(sab, 3))).toBe(fnv1a64(bytes));
   });
 
   it('validates arguments with Node-style errors', () => {
@@ -287,6 +310,13 @@ describe('submitMany', () => {
     expect(reject.stats().queued).toBe(3);
     r1.open();
     await Promise.all([r1.task, ...fit]);
+
+    // A pool with no thread yet (the core answers -EAGAIN alike when it
+    // cannot start one): still a full queue, not a failed pthread_create.
+    const cold = makePool({ maxThreads: 2, maxQueue: 2 });
+    expect(thrown(() => cold.submitMany(native.noop, [[], [], []])).code).toBe('ERR_LOOPLET_POOL_QUEUE_FULL');
+    expect(cold.stats().threads).toBe(0);
+    await Promise.all(cold.submitMany(native.noop, [[], []]));
 
     const hold = makePool({ maxThreads: 1, maxQueue: 2, onQueueFull: 'wait' });
     const h1 = gate(hold);

@@ -5,8 +5,8 @@
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CancelledError, Future, ThreadPool, asCompleted } from '../lib/pool';
-import { ensureDist, thrown, waitFor } from './helpers';
+import { CancelledError, Future, ThreadPool, asCompleted, native } from '../lib/pool';
+import { ensureDist, thrown, waitFor, withTimeout } from './helpers';
 import { makePool } from './pool-helpers';
 
 const fixtures = path.join(__dirname, 'fixtures', 'pool');
@@ -195,6 +195,32 @@ describe('results', () => {
     expect(text.length).toBe(300_000);
   });
 
+  it('Buffers and typed arrays in results and arguments keep their bytes when later tasks run', async () => {
+    // Small values travel through buffers the pool reuses for every task;
+    // v8.deserialize would make views of them.
+    const pool = makePool({ maxThreads: 1 });
+    const first = (await pool.submit(() => Buffer.from('first'))) as Buffer;
+    const floats = (await pool.submit(() => new Float64Array([1.5, 2.5]))) as Float64Array;
+    await Promise.all(Array.from({ length: 8 }, (_, i) => pool.submit((n: number) => Buffer.alloc(64, n), i)));
+    expect(Buffer.from(first).toString()).toBe('first');
+    expect([...floats]).toEqual([1.5, 2.5]);
+    const failed = (await pool
+      .submit(() => {
+        throw Object.assign(new Error('with bytes'), { bytes: Buffer.from('kept') });
+      })
+      .catch((e: unknown) => e)) as Error & { bytes: Uint8Array };
+    await pool.submit(() => Buffer.alloc(8192, 9)); // over every byte the error had
+    expect(Buffer.from(failed.bytes).toString()).toBe('kept');
+    // In the worker: an argument kept past its task is not overwritten by the next one's.
+    const keep = (b: Uint8Array) => {
+      const g = globalThis as { keptArg?: Uint8Array };
+      g.keptArg ??= b;
+      return String.fromCharCode(...g.keptArg);
+    };
+    expect(await pool.submit(keep, Buffer.from('AAAA'))).toBe('AAAA');
+    expect(await pool.submit(keep, Buffer.from('BBBB'))).toBe('AAAA');
+  });
+
   it('moves transferred ArrayBuffers: detached here, whole in the task', async () => {
     const pool = makePool();
     const ab = new ArrayBuffer(1024);
@@ -324,6 +350,20 @@ describe('cancellation', () => {
     const pool = makePool({ maxThreads: 1 });
     const aborted = pool.submitWith({ signal: AbortSignal.abort() }, task('add'), 1, 1);
     expect(aborted.cancelled()).toBe(true);
+    await expect(aborted).rejects.toMatchObject({ code: 'ERR_LOOPLET_POOL_CANCELLED' });
+    // An already-aborted signal: never queued, so a warm thread spinning
+    // for work cannot take the task before the cancel.
+    const ran: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      await pool.submit(native.noop);
+      const f = pool.submitWith({ signal: AbortSignal.abort() }, native.sleep, 200);
+      if (!f.cancelled()) ran.push(i);
+      f.cancel();
+    }
+    expect(ran).toEqual([]);
+    const batch = pool.submitMany(native.noop, [[], []], { signal: AbortSignal.abort() });
+    expect(batch.map((f) => f.cancelled())).toEqual([true, true]);
+    expect(() => pool.submitWith({ signal: AbortSignal.abort() }, native.sleep, -1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     const c1 = new AbortController();
     const c2 = new AbortController();
     const running = pool.submitWith({ signal: c1.signal }, task('untilCancelled'), 10_000);
@@ -370,6 +410,7 @@ describe('Future', () => {
     expect(thrown(() => f.result()).code).toBe('ERR_LOOPLET_BLOCKING_ON_HUB');
     expect(thrown(() => f.exception()).code).toBe('ERR_LOOPLET_BLOCKING_ON_HUB');
     expect(thrown(() => f.result({ timeoutMs: -1 })).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => f.result({ timeoutMs: 2 ** 31 })).code).toBe('ERR_OUT_OF_RANGE');
     expect(await f).toBe(50);
     expect(() => new (Future as unknown as new (p: null, k: symbol) => Future)(null, Symbol('x'))).toThrow(TypeError);
   });
@@ -394,6 +435,9 @@ describe('shutdown', () => {
     await waitFor(() => running.running(), 10_000, 'the first task to start');
     const closed = pool.shutdown({ cancelPending: true });
     expect(queued.every((f) => f.cancelled())).toBe(true);
+    // The running task was not told (its signal would end it at once).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(running.done()).toBe(false);
     expect(running.cancel()).toBe(false); // signals it: it returns
     await closed;
     expect(await running).toBe('aborted: ERR_LOOPLET_POOL_CANCELLED');
@@ -453,6 +497,19 @@ describe('maxQueue', () => {
     running.cancel(); // lets it return
     expect(await Promise.all(futures.slice(0, 5))).toEqual([100, 101, 102, 103, 104]);
     expect(await running).toBe('aborted: ERR_LOOPLET_POOL_CANCELLED');
+  });
+
+  it("'wait' queues a held task when a worker takes one, not only when one finishes", async () => {
+    // The second task is held while the first waits for the first worker;
+    // once that worker takes the first (a long one), there is room, and a
+    // second worker runs the held one.
+    const pool = makePool({ maxThreads: 2, maxQueue: 1, onQueueFull: 'wait' });
+    const long = pool.submit(task('untilCancelled'), 20_000);
+    const held = pool.submit(task('add'), 1, 2);
+    expect(await withTimeout(held, 10_000, 'the held task')).toBe(3);
+    expect(long.done()).toBe(false);
+    long.cancel();
+    expect(await long).toBe('aborted: ERR_LOOPLET_POOL_CANCELLED');
   });
 });
 
@@ -602,6 +659,9 @@ describe('bad input', () => {
     expect(thrown(() => new ThreadPool({ minThreads: 3, maxThreads: 2 })).code).toBe('ERR_OUT_OF_RANGE');
     expect(thrown(() => new ThreadPool({ maxQueue: 1.5 })).code).toBe('ERR_OUT_OF_RANGE');
     expect(thrown(() => new ThreadPool({ idleTimeoutMs: -1 })).code).toBe('ERR_OUT_OF_RANGE');
+    // Times past what a Node timer takes (2^31 - 1 ms), which setTimeout would fire after 1 ms.
+    expect(thrown(() => new ThreadPool({ idleTimeoutMs: 2 ** 31 })).code).toBe('ERR_OUT_OF_RANGE');
+    expect(thrown(() => new ThreadPool({ terminateTimeoutMs: 3e9 })).code).toBe('ERR_OUT_OF_RANGE');
     expect(thrown(() => new ThreadPool({ onQueueFull: 'drop' as never })).code).toBe('ERR_INVALID_ARG_VALUE');
     expect(thrown(() => new ThreadPool({ execArgv: [1] as never })).code).toBe('ERR_INVALID_ARG_TYPE');
     expect(thrown(() => new ThreadPool({ filename: 7 as never })).code).toBe('ERR_INVALID_ARG_TYPE');

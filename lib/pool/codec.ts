@@ -181,8 +181,19 @@ export function encodeArgs(args: unknown[], transfer?: readonly ArrayBuffer[]): 
   return bytes;
 }
 
-/** The value encode() or encodeArgs() wrote into bytes[offset, offset + length). */
-export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - offset): unknown {
+/** A copy of bytes[offset, offset + length) (a Buffer's slice() would be a view). */
+export function copyOf(bytes: Uint8Array, offset: number, length: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, offset, offset + length);
+}
+
+/**
+ * The value encode() or encodeArgs() wrote into bytes[offset, offset + length).
+ * v8.deserialize makes each Buffer and typed array in a value a view of the
+ * bytes it reads, so the bytes are copied first unless `owned` says nothing
+ * else will write them (the pool's shared buffers are rewritten by the next
+ * task: a result or argument must not change under its holder).
+ */
+export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - offset, owned = false): unknown {
   if (length > 0 && bytes[offset] === FAST) {
     if (bytes[offset + 1] !== T_ARRAY) return readItem(bytes, offset + 1)[0];
     const n = bytes[offset + 2];
@@ -191,6 +202,7 @@ export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - of
     for (let i = 0; i < n; i++) [out[i], o] = readItem(bytes, o);
     return out;
   }
+  if (!owned) return v8.deserialize(copyOf(bytes, offset, length));
   return v8.deserialize(offset === 0 && length === bytes.length ? bytes : bytes.subarray(offset, offset + length));
 }
 
@@ -295,7 +307,7 @@ function fromRecord(r: ErrorRecord): Error {
   return err;
 }
 
-/** The thrown value that encodeThrown() described. */
+/** The thrown value that encodeThrown() described (bytes: its own, as decode()'s `owned`). */
 export function decodeThrown(bytes: Uint8Array): unknown {
   const r = v8.deserialize(bytes) as ErrorRecord | { $looplet_thrown: unknown };
   if (typeof r === 'object' && r !== null && '$looplet_thrown' in r) return r.$looplet_thrown;

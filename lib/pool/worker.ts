@@ -189,7 +189,7 @@ function drive(code: number): void {
     const retire = data.recycleAfterTasks > 0 && tasksRun >= data.recycleAfterTasks;
     context = new TaskContext(token);
     try {
-      const args = len === 0 ? EMPTY : ((header[3] === 1 ? decode(buffer, 0, len) : decode(worker.args(token))) as unknown[]);
+      const args = len === 0 ? EMPTY : ((header[3] === 1 ? decode(buffer, 0, len) : decode(worker.args(token), 0, undefined, true)) as unknown[]);
       const fn = taskFunction(header[1]);
       const result = typeof fn === 'function' ? fn(...args) : fn.then((f) => f(...args));
       if (isThenable(result)) {

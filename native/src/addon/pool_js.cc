@@ -185,6 +185,9 @@ struct Shared {
 
   alignas(64) std::atomic<bool> notified{false};
   std::atomic<int64_t> notified_ns{0};  // when notified turned true (NowNs)
+  // A push found maxQueue tasks waiting: the worker that next takes one
+  // wakes the owner, whose callback moves held tasks in (onQueueFull 'wait').
+  std::atomic<bool> room_wanted{false};
   std::atomic<uint64_t> wakeups{0};
 
   // Under mu: moves what the owner pushed into the FIFO.
@@ -419,8 +422,17 @@ Napi::Value JsTaskQueue::Push(const Napi::CallbackInfo &info) {
   uint32_t token = info[0].As<Napi::Number>().Uint32Value();
   Shared &s = *shared_;
   if (s.shutdown.load(std::memory_order_relaxed)) return Napi::Number::New(env, -ESHUTDOWN);
-  if (s.max_queue > 0 && s.queued.load(std::memory_order_relaxed) >= s.max_queue)
+  if (s.max_queue > 0 && s.queued.load(std::memory_order_relaxed) >= s.max_queue) {
+    s.room_wanted.store(true, std::memory_order_seq_cst);
+    // A worker that took a task before that store did not see it: the
+    // owner wakes itself to look again.
+    if (s.queued.load(std::memory_order_seq_cst) < s.max_queue && s.room_wanted.exchange(false)) {
+      int rc = uv_async_send(async_);
+      LP_ASSERT(rc == 0);
+      (void)rc;
+    }
     return Napi::Number::New(env, -EAGAIN);
+  }
   if (token >= s.recs.size()) {
     std::lock_guard<std::mutex> lock(s.mu);
     s.recs.resize((size_t)token + 1);
@@ -468,8 +480,9 @@ Napi::Value JsTaskQueue::Push(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, (double)queued * 2 + (woke ? 1 : 0));
 }
 
-// cancel(token) -> 0 (withdrawn before it started: the token is free again),
-// -EBUSY (running: its worker is told, for currentTask().signal), -ENOENT
+// cancel(token, queuedOnly?) -> 0 (withdrawn before it started: the token is
+// free again), -EBUSY (running: its worker is told, for
+// currentTask().signal, unless queuedOnly), -ENOENT
 Napi::Value JsTaskQueue::Cancel(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!shared_) return Napi::Number::New(env, -ENOENT);
@@ -484,9 +497,10 @@ Napi::Value JsTaskQueue::Cancel(const Napi::CallbackInfo &info) {
     s.queued.fetch_sub(1, std::memory_order_relaxed);
     return Napi::Number::New(env, 0);
   }
+  bool queued_only = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
   std::lock_guard<std::mutex> lock(s.mu);
   if (StateOf(r.word.load(std::memory_order_relaxed)) == RUNNING) {
-    if (!r.cancel_requested) {
+    if (!r.cancel_requested && !queued_only) {
       r.cancel_requested = true;
       auto it = s.workers.find((uint32_t)r.worker);
       if (it != s.workers.end() && it->second.async != nullptr) {
@@ -780,7 +794,12 @@ int JsTaskWorker::TryTakeLocked() {
     if (!r.word.compare_exchange_strong(queued, Word(e.second, RUNNING), std::memory_order_acq_rel)) continue;
     r.worker = (int32_t)worker_;
     r.start_ns = NowNs();
-    s.queued.fetch_sub(1, std::memory_order_relaxed);
+    s.queued.fetch_sub(1, std::memory_order_seq_cst);
+    if (s.room_wanted.load(std::memory_order_seq_cst) && s.room_wanted.exchange(false) && s.owner_async != nullptr) {
+      int rc = uv_async_send(s.owner_async);  // room for a held task (Push)
+      LP_ASSERT(rc == 0);
+      (void)rc;
+    }
     s.running.fetch_add(1, std::memory_order_relaxed);
     w.current = (int32_t)e.first;
     bool inline_args = r.args.size() <= buf_.data_len;

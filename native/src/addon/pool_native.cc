@@ -339,6 +339,62 @@ Napi::Value NativeTaskPool::SetBuffer(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// The first byte of an ArrayBufferView (a TypedArray or a DataView, over
+// an ArrayBuffer or a SharedArrayBuffer) and its byte length; null when it
+// has none (a detached buffer) or is not a view. napi_get_*_info give the
+// address with the view's offset applied, for shared buffers too (where
+// node-addon-api's TypedArray::ArrayBuffer().Data() asks for an ArrayBuffer
+// and gets nothing).
+uint8_t *ViewBytes(napi_env env, napi_value view, size_t *bytes) {
+  void *data = nullptr;
+  *bytes = 0;
+  bool is_dataview = false;
+  if (napi_is_dataview(env, view, &is_dataview) != napi_ok) return nullptr;
+  if (is_dataview) {
+    if (napi_get_dataview_info(env, view, bytes, &data, nullptr, nullptr) != napi_ok) return nullptr;
+  } else {
+    napi_typedarray_type type;
+    size_t elements = 0;
+    if (napi_get_typedarray_info(env, view, &type, &elements, &data, nullptr, nullptr) != napi_ok) return nullptr;
+    size_t size = 0;
+    switch (type) {
+      case napi_int8_array:
+      case napi_uint8_array:
+      case napi_uint8_clamped_array:
+        size = 1;
+        break;
+      case napi_int16_array:
+      case napi_uint16_array:
+        size = 2;
+        break;
+      case napi_int32_array:
+      case napi_uint32_array:
+      case napi_float32_array:
+        size = 4;
+        break;
+      case napi_float64_array:
+      case napi_bigint64_array:
+      case napi_biguint64_array:
+        size = 8;
+        break;
+      default:  // a kind newer than this table (Float16Array): ask the view
+        break;
+    }
+    if (size != 0) {
+      *bytes = elements * size;
+    } else {
+      napi_value length;
+      int64_t n = 0;
+      if (napi_get_named_property(env, view, "byteLength", &length) != napi_ok ||
+          napi_get_value_int64(env, length, &n) != napi_ok || n < 0)
+        return nullptr;
+      *bytes = (size_t)n;
+    }
+  }
+  if (data == nullptr) *bytes = 0;
+  return static_cast<uint8_t *>(data);
+}
+
 // Fills token's task from kind and the numbers a ([n0, n1, n2, offset,
 // length]; see submit) and view (the buffer of pread/pwrite/hash), ready
 // for lp_pool_submit*.
@@ -380,9 +436,15 @@ NativeTask *NativeTaskPool::Prepare(napi_env env, uint32_t token, int kind, cons
       break;
   }
   if (t->kind == kPread || t->kind == kPwrite || t->kind == kHash) {
-    Napi::TypedArray v(env, view);
-    t->length = (size_t)a[4];
-    t->data = static_cast<uint8_t *>(v.ArrayBuffer().Data()) + v.ByteOffset() + (size_t)a[3];
+    size_t bytes = 0;
+    uint8_t *base = ViewBytes(env, view, &bytes);
+    // lib/pool validated [offset, offset + length) against the view's
+    // byteLength; a view whose bytes cannot be had (none is known) gets none.
+    size_t offset = (size_t)a[3], length = (size_t)a[4];
+    if (base != nullptr && offset <= bytes && length <= bytes - offset) {
+      t->data = base + offset;
+      t->length = length;
+    }
     napi_status status = napi_create_reference(env, view, 1, &t->buffer);
     LP_ASSERT(status == napi_ok);
     (void)status;
