@@ -847,10 +847,10 @@ export class ThreadPool {
       else this.#failed++;
       futureSettle(future, !ok, value);
     }
-    if (n > 0) {
-      this.#pumpHeld();
-      this.#donePending(n);
-    }
+    // Also called with n = 0 when a task left a full queue (room for the
+    // held ones, onQueueFull 'wait').
+    this.#pumpHeld();
+    if (n > 0) this.#donePending(n);
   };
 
   // -- cancellation ----------------------------------------------------------

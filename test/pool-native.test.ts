@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_READ, EVENT_WRITE } from '../lib/index';
 import { run } from '../lib/hub';
 import { CancelledError, type Future, ThreadPool, native } from '../lib/pool';
-import { ensureDist, installFdCleanup, socketpair, thrown, track, waitFor } from './helpers';
+import { ensureDist, installFdCleanup, socketpair, thrown, track, waitFor, withTimeout } from './helpers';
 import { makePool } from './pool-helpers';
 
 installFdCleanup();
@@ -327,6 +327,24 @@ describe('submitMany', () => {
     h1.open();
     expect(await Promise.all(held.slice(0, 5))).toEqual([0, 1, 2, 3, 4].map((i) => fnv1a64(Buffer.from([i]))));
     await expect(held[5]).rejects.toBeInstanceOf(CancelledError);
+  });
+
+  it("'wait' queues a held task when a thread takes one, not only when one finishes", async () => {
+    // The batch fills the queue with its first task and holds the second;
+    // once a thread takes the first (which then blocks), there is room, and
+    // a second thread runs the held one.
+    const pool = makePool({ maxThreads: 2, maxQueue: 1, onQueueFull: 'wait' });
+    const [a, a2] = socketpair();
+    const [b, b2] = socketpair();
+    const [first, second] = pool.submitMany(native.waitFd, [
+      [a, EVENT_READ, 20_000],
+      [b, EVENT_READ, 20_000],
+    ]);
+    fs.writeSync(b2, 'x');
+    expect(await withTimeout(second, 10_000, 'the held task')).toBe(EVENT_READ);
+    expect(first.done()).toBe(false);
+    fs.writeSync(a2, 'x');
+    expect(await first).toBe(EVENT_READ);
   });
 
   it('an AbortSignal cancels the tasks of the batch not started; after shutdown it throws', async () => {

@@ -169,6 +169,10 @@ struct Shared {
   std::vector<std::unique_ptr<Rec>> recs;  // by token; grown by the owner under mu
   std::atomic<bool> shutdown{false};
   std::atomic<uint32_t> idle_count{0};  // idle.size()
+  // A push found maxQueue tasks waiting: the worker that next takes one
+  // wakes the owner, whose callback moves held tasks in (onQueueFull 'wait').
+  // Read by every take, written only then.
+  std::atomic<bool> room_wanted{false};
 
   alignas(64) std::mutex mu;
   std::deque<Entry> fifo;               // under mu
@@ -185,9 +189,6 @@ struct Shared {
 
   alignas(64) std::atomic<bool> notified{false};
   std::atomic<int64_t> notified_ns{0};  // when notified turned true (NowNs)
-  // A push found maxQueue tasks waiting: the worker that next takes one
-  // wakes the owner, whose callback moves held tasks in (onQueueFull 'wait').
-  std::atomic<bool> room_wanted{false};
   std::atomic<uint64_t> wakeups{0};
 
   // Under mu: moves what the owner pushed into the FIFO.

@@ -127,8 +127,11 @@ uint64_t Fnv1a64(const uint8_t *p, size_t n, uint64_t h) {
   return h;
 }
 
+void TaskStarted(NativeTask *t);  // after NativeTaskPool
+
 int Work(void *arg) {
   NativeTask *t = static_cast<NativeTask *>(arg);
+  TaskStarted(t);
   t->started.store(true, std::memory_order_relaxed);
   t->start_ns = NowNs();
   int status = 0;
@@ -205,11 +208,20 @@ class NativeTaskPool : public Napi::ObjectWrap<NativeTaskPool> {
   Napi::Value CloseMethod(const Napi::CallbackInfo &info);
 
   void Done(NativeTask *t, int status);
+  // On a pool thread, as a task starts (it has left the queue).
+  void Started() {
+    if (room_wanted_.v.load(std::memory_order_seq_cst) && room_wanted_.v.exchange(false)) {
+      int rc = uv_async_send(room_async_);
+      LP_ASSERT(rc == 0);
+      (void)rc;
+    }
+  }
 
  private:
   void Close();
   NativeTask *Prepare(napi_env env, uint32_t token, int kind, const double *a, napi_value view);
   void Unprepare(napi_env env, NativeTask *t);
+  void WantRoom();
   void OnReadable();
   void OnPrepare();
   void OnCheck();
@@ -240,6 +252,15 @@ class NativeTaskPool : public Napi::ObjectWrap<NativeTaskPool> {
   uv_prepare_t *prepare_ = nullptr;
   uv_check_t *check_ = nullptr;
   uv_idle_t *idle_ = nullptr;  // started while completions wait past a prepare
+  // A submit found maxQueue tasks waiting: the pool thread that next starts
+  // a task sends room_async_, whose callback (onComplete(0)) lets JS move
+  // the tasks it holds (onQueueFull 'wait') into the room.
+  uv_async_t *room_async_ = nullptr;
+  // Read by every starting task on a pool thread: a line of its own, away
+  // from the fields this thread writes per task.
+  struct alignas(64) RoomWanted {
+    std::atomic<bool> v{false};
+  } room_wanted_;
   bool awake_ = false;  // told the pool this thread is awake (lp_pool_set_awake)
   int64_t spin_ns_ = 0;
   lp_spin_governor governor_ = {};  // the loop thread's spins before it blocks
@@ -261,6 +282,8 @@ class NativeTaskPool : public Napi::ObjectWrap<NativeTaskPool> {
   std::vector<void *> batch_;       // submitMany's tasks, reused
   std::vector<uint64_t> ids_;       // and their ids
 };
+
+void TaskStarted(NativeTask *t) { t->owner->Started(); }
 
 void DoneThunk(void *arg, int status) {
   NativeTask *t = static_cast<NativeTask *>(arg);
@@ -322,6 +345,23 @@ NativeTaskPool::NativeTaskPool(const Napi::CallbackInfo &info) : Napi::ObjectWra
   prepare_ = StartPrepare(loop, this, [](uv_prepare_t *p) { static_cast<NativeTaskPool *>(p->data)->OnPrepare(); });
   check_ = StartCheck(loop, this, [](uv_check_t *c) { static_cast<NativeTaskPool *>(c->data)->OnCheck(); });
   idle_ = NewIdle(loop);
+  room_async_ = new uv_async_t;
+  rc = uv_async_init(loop, room_async_, [](uv_async_t *a) {
+    NativeTaskPool *p = static_cast<NativeTaskPool *>(a->data);
+    if (p->pool_ == nullptr) return;
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(p->env_, &scope) != napi_ok) return;
+    napi_value argv[1];
+    napi_status st = napi_create_int32(p->env_, 0, &argv[0]);
+    LP_ASSERT(st == napi_ok);
+    (void)st;
+    CallBack(p->env_, p->async_context_, p->Napi::ObjectWrap<NativeTaskPool>::operator napi_ref(),
+             p->on_complete_.operator napi_ref(), 1, argv);
+    napi_close_handle_scope(p->env_, scope);
+  });
+  LP_ASSERT(rc == 0);  // uv_async_init fails only for an invalid loop
+  room_async_->data = this;
+  uv_unref((uv_handle_t *)room_async_);
   status = napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
   LP_ASSERT(status == napi_ok);
 }
@@ -482,6 +522,7 @@ Napi::Value NativeTaskPool::Submit(const Napi::CallbackInfo &info) {
     Awake();
   } else {
     Unprepare(env, t);
+    if (rc == -EAGAIN) WantRoom();
   }
   return Napi::Number::New(env, rc);
 }
@@ -533,7 +574,26 @@ Napi::Value NativeTaskPool::SubmitMany(const Napi::CallbackInfo &info) {
     UpdateRef();
     Awake();
   }
+  if (taken < count) WantRoom();
   return Napi::Number::New(env, rc);
+}
+
+// A submit was refused (-EAGAIN): JS may hold tasks for room in the queue
+// (onQueueFull 'wait'), so the next task to start says when there is some.
+void NativeTaskPool::WantRoom() {
+  if (pool_ == nullptr || room_async_ == nullptr || max_queue_ == 0) return;
+  room_wanted_.v.store(true, std::memory_order_seq_cst);
+  // A task that left the queue before that store did not see it: look
+  // again (lp_pool_stats takes the pool's mutex, under which tasks leave
+  // the queue). With no thread at all, the refusal was a thread that could
+  // not start, not a full queue: nothing to wake for.
+  lp_pool_stats_t st;
+  lp_pool_stats(pool_, &st);
+  if (st.threads > 0 && st.queued < max_queue_ && room_wanted_.v.exchange(false)) {
+    int rc = uv_async_send(room_async_);
+    LP_ASSERT(rc == 0);
+    (void)rc;
+  }
 }
 
 // cancel(token) -> 0 (its completion reports -ECANCELED), -EBUSY (running) or -ENOENT
@@ -700,10 +760,14 @@ void NativeTaskPool::Close() {
   CloseCheck(check_);
   CloseIdle(idle_);
   if (pool_ != nullptr) {
-    int rc = lp_pool_free(pool_);
+    int rc = lp_pool_free(pool_);  // joins the pool threads: none sends room_async_ after
     LP_ASSERT(rc == 0);
     (void)rc;
     pool_ = nullptr;
+  }
+  if (room_async_ != nullptr) {
+    uv_close((uv_handle_t *)room_async_, [](uv_handle_t *h) { delete (uv_async_t *)h; });
+    room_async_ = nullptr;
   }
   if (async_context_ != nullptr) {
     napi_async_destroy(env_, async_context_);
